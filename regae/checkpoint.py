@@ -1,0 +1,45 @@
+"""Loading a regae checkpoint safely: ``weights_only`` unpickling, clear errors."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from regae.errors import CheckpointError, ConfigError
+from regae.module import CHECKPOINT_KEY, AutoEncoder
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint dict, loaded with ``weights_only=True`` (no code runs on load)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"refusing to load {path}: not a plain weights file ({first[:160]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"checkpoint corrupt or truncated: {path} ({type(exc).__name__})") from None
+    if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt or "state_dict" not in ckpt:
+        raise CheckpointError(f"not a regae checkpoint: {path} (no '{CHECKPOINT_KEY}' entry)")
+    return ckpt
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> AutoEncoder:
+    """Rebuild the AutoEncoder stored at ``path``, in eval mode, on ``map_location``."""
+    ckpt = read_checkpoint(path)
+    try:
+        model = AutoEncoder(**ckpt.get("hyper_parameters", {}))
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path} has unusable hyperparameters: {exc}") from None
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not match its architecture: {str(exc)[:200]}") from None
+    model.on_load_checkpoint(ckpt)
+    return model.to(map_location).eval()

@@ -1,0 +1,80 @@
+"""A batch loader that cuts batches out of in-memory uint8 tensors by indexing.
+
+No per-sample PIL/ToTensor and no worker processes: a batch is one gather and one
+``float()``. The order of an epoch is a function of (seed, epoch) alone, and the loader
+exposes ``state_dict``/``load_state_dict`` so Lightning can save its position inside an
+epoch and a resumed run continues with exactly the batches it had not seen.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+import torch
+from torch import Tensor
+
+
+class TensorBatchLoader:
+    """Iterates (images float (B,1,28,28) in [0,1], labels (B,)) over uint8 tensors.
+
+    With ``num_replicas > 1`` each rank takes every ``num_replicas``-th index of the
+    same permutation (padded by wrapping, as ``DistributedSampler`` does), so ranks see
+    disjoint shards of equal length.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,  # (N, 28, 28) uint8
+        labels: Tensor,  # (N,)
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+        rank: int = 0,
+        num_replicas: int = 1,
+    ) -> None:
+        self.images, self.labels = images, labels
+        self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
+        self.rank, self.num_replicas = rank, num_replicas
+        self.epoch = 0
+        self._position = 0  # batches already yielded in the current epoch
+        self._resume_from = 0
+
+    def _indices(self) -> Tensor:
+        n = len(self.images)
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(n, generator=g)
+        else:
+            order = torch.arange(n)
+        if self.num_replicas > 1:
+            per_rank = math.ceil(n / self.num_replicas)
+            order = order.repeat(math.ceil(per_rank * self.num_replicas / n))[: per_rank * self.num_replicas]
+            order = order[self.rank :: self.num_replicas]
+        return order.to(self.images.device)
+
+    def __len__(self) -> int:
+        n = math.ceil(len(self.images) / self.num_replicas)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        order = self._indices()
+        start, self._resume_from = self._resume_from, 0
+        self._position = start
+        for b in range(start, len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            self._position = b + 1
+            yield self.images[idx].unsqueeze(1).float().div_(255.0), self.labels[idx]
+        self.epoch += 1
+        self._position = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at the start of each epoch (as for a DistributedSampler)."""
+        self.epoch = epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "position": self._position, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self._resume_from, self.seed = state["epoch"], state["position"], state["seed"]

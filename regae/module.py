@@ -1,0 +1,181 @@
+"""The AutoEncoder LightningModule: reconstruction loss + weighted regularizers.
+
+``__init__`` builds (and validates) everything from plain values, so a checkpoint's
+hyperparameters alone rebuild the model; ``_shared_step`` computes the loss once and the
+``*_step`` hooks only log.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics.image import PeakSignalNoiseRatio
+
+from regae.data.corrupt import Corruption
+from regae.errors import ConfigError, NonFiniteLossError
+from regae.nets import AEOutput, build_net
+from regae.regularizers import build_regularizers
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta, "sgd": torch.optim.SGD}
+CHECKPOINT_KEY = "regae"
+
+
+class AutoEncoder(pl.LightningModule):
+    """A regularized autoencoder on 28x28 images.
+
+    Args:
+        arch: architecture name: ``unet`` (U-Net without skips), ``mlp`` or ``conv``.
+        latent_dim: size d of the flat latent (default per architecture: 32; conv: 144).
+        widths: channels (unet/conv, three levels) or encoder hidden widths (mlp).
+        decoder_widths: mlp decoder hidden widths (default: ``widths`` reversed).
+        decoder: conv decoder: ``unpool``, ``deconv`` or ``both``.
+        latent_activation: ``sigmoid``, ``relu`` or ``none`` on the latent.
+        loss: reconstruction loss ``mse`` or ``bce`` (mean over pixels).
+        regularizers: weighted penalties, e.g. ``[{name: contractive, weight: 1e-4, mode: exact}]``;
+            names: l1, kl (rho), contractive (mode exact|hutchinson|closed_form, probes,
+            chunk_size), weight_decay.
+        corrupt: denoising input corruption ``kind:level`` (gaussian, salt_and_pepper,
+            masking), applied to training inputs; the loss is taken against the clean image.
+        optimizer: ``adam``, ``adadelta`` or ``sgd``.
+        lr: learning rate.
+        weight_decay: the optimizer's (decoupled-from-loss) weight decay.
+        momentum: SGD momentum.
+        seed: seed of the per-step noise (corruption, Hutchinson probes); a resumed run draws
+            the same noise as an uninterrupted one.
+        history_every: record the training loss every this many steps (kept in the checkpoint).
+    """
+
+    def __init__(
+        self,
+        arch: Literal["unet", "mlp", "conv"] = "unet",
+        latent_dim: int | None = None,
+        widths: list[int] | None = None,
+        decoder_widths: list[int] | None = None,
+        decoder: Literal["unpool", "deconv", "both"] = "unpool",
+        latent_activation: Literal["sigmoid", "relu", "none"] = "sigmoid",
+        loss: Literal["mse", "bce"] = "mse",
+        regularizers: list[dict[str, Any]] | None = None,
+        corrupt: str | None = None,
+        optimizer: Literal["adam", "adadelta", "sgd"] = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        seed: int = 0,
+        history_every: int = 10,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if loss not in ("mse", "bce"):
+            raise ConfigError(f"Expected `loss` in ['bce', 'mse'], got {loss!r}.")
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Expected `optimizer` in {sorted(OPTIMIZERS)}, got {optimizer!r}.")
+        for name, value in (("lr", lr), ("weight_decay", weight_decay), ("momentum", momentum)):
+            if not (math.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
+                raise ConfigError(f"Expected `{name}` finite and {'> 0' if name == 'lr' else '>= 0'}, got {value}.")
+        if history_every < 1:
+            raise ConfigError(f"Expected `history_every` >= 1, got {history_every}.")
+        self.net = build_net(
+            arch, latent_dim=latent_dim, widths=widths, decoder_widths=decoder_widths,
+            decoder=decoder, latent_activation=latent_activation,
+        )
+        self.regularizers = build_regularizers(regularizers)
+        for reg in self.regularizers:
+            reg.check(self.net, latent_activation)
+        self.corruption = Corruption.parse(corrupt) if corrupt else None
+        self.val_psnr = PeakSignalNoiseRatio(data_range=1.0)
+        self.test_psnr = PeakSignalNoiseRatio(data_range=1.0)
+        self.loss_history: list[tuple[int, float]] = []  # (global step, training loss)
+
+    # -- model ---------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        return self.net.latent_dim
+
+    def forward(self, x: Tensor) -> AEOutput:
+        return self.net(x)
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.net.encode(x)
+
+    def decode(self, h: Tensor) -> Tensor:
+        return self.net.decode(h)
+
+    def reconstruction_loss(self, x_hat: Tensor, x: Tensor) -> Tensor:
+        if self.hparams.loss == "bce":
+            return F.binary_cross_entropy(x_hat.clamp(1e-7, 1 - 1e-7), x)
+        return F.mse_loss(x_hat, x)
+
+    # -- steps ---------------------------------------------------------------
+    def step_generator(self) -> torch.Generator:
+        """Noise source for this step: a function of (seed, global step, rank) only."""
+        seed = (self.hparams.seed * 1_000_003 + self.global_step) * 131 + self.global_rank
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, AEOutput, dict[str, Tensor]]:
+        x, _ = batch  # (B, 1, 28, 28)
+        training = stage == "train"
+        gen = self.step_generator() if training else None
+        x_in = self.corruption(x, gen) if (training and self.corruption is not None) else x
+        regs = self.regularizers if training else []
+        if any(r.needs_input_grad for r in regs):
+            x_in = x_in.detach().requires_grad_(True)
+        out = self.net(x_in)
+        terms = {"recon": self.reconstruction_loss(out.x_hat, x)}
+        loss = terms["recon"]
+        for reg in regs:
+            terms[f"reg/{reg.name}"] = reg(self.net, x_in, out.h, gen)
+            loss = loss + reg.weight * terms[f"reg/{reg.name}"]
+        terms["loss"] = loss
+        return loss, out, terms
+
+    def _check_finite(self, terms: dict[str, Tensor]) -> None:
+        if torch.isfinite(terms["loss"]):
+            return
+        bad = [k for k, v in terms.items() if k != "loss" and not torch.isfinite(v)] or ["loss"]
+        raise NonFiniteLossError(
+            f"training stopped at step {self.global_step} (epoch {self.current_epoch}): "
+            f"non-finite {', '.join(bad)} ({', '.join(f'{k}={terms[k].item():g}' for k in bad)}); "
+            "lower the learning rate or the regularizer weights"
+        )
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss, _, terms = self._shared_step(batch, "train")
+        self._check_finite(terms)
+        if self.global_step % self.hparams.history_every == 0:
+            self.loss_history.append((self.global_step, loss.item()))
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, prog_bar=False)
+        self.log("loss", loss.detach(), prog_bar=True, logger=False)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        loss, out, _ = self._shared_step(batch, "val")
+        self.val_psnr(out.x_hat, batch[0])
+        self.log("val/loss", loss, sync_dist=True)
+        self.log("val/psnr", self.val_psnr, prog_bar=True)
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        loss, out, _ = self._shared_step(batch, "test")
+        self.test_psnr(out.x_hat, batch[0])
+        self.log("test/loss", loss, sync_dist=True)
+        self.log("test/psnr", self.test_psnr)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        kwargs: dict[str, Any] = {"lr": hp.lr, "weight_decay": hp.weight_decay}
+        if hp.optimizer == "sgd":
+            kwargs["momentum"] = hp.momentum
+        return OPTIMIZERS[hp.optimizer](self.parameters(), **kwargs)
+
+    # -- checkpoint ----------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from regae import __version__
+
+        checkpoint[CHECKPOINT_KEY] = {"version": __version__, "loss_history": list(self.loss_history)}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.loss_history = [tuple(p) for p in checkpoint.get(CHECKPOINT_KEY, {}).get("loss_history", [])]

@@ -1,0 +1,22 @@
+"""Architecture name -> builder. Every builder returns an :class:`AENet`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from regae.errors import ConfigError
+from regae.nets.base import AENet
+from regae.nets.conv import build_conv
+from regae.nets.mlp import build_mlp
+from regae.nets.unet import build_unet
+
+ARCHITECTURES: dict[str, Callable[..., AENet]] = {"unet": build_unet, "mlp": build_mlp, "conv": build_conv}
+
+
+def build_net(arch: str, latent_dim: int | None = None, **kwargs: Any) -> AENet:
+    """Build architecture ``arch`` with a validated latent size."""
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"Expected `arch` in {sorted(ARCHITECTURES)}, got {arch!r}.")
+    if latent_dim is not None and (not isinstance(latent_dim, int) or latent_dim < 1):
+        raise ConfigError(f"Expected `latent_dim` >= 1, got {latent_dim}.")
+    return ARCHITECTURES[arch](latent_dim=latent_dim, **kwargs)

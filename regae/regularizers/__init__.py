@@ -1,0 +1,18 @@
+"""Pluggable penalties on (model, x, h), registered by name."""
+
+from regae.regularizers.base import Regularizer
+from regae.regularizers.contractive import (
+    Contractive,
+    frobenius_exact,
+    frobenius_hutchinson,
+    frobenius_per_sample,
+    frobenius_sigmoid_layer,
+)
+from regae.regularizers.registry import REGULARIZERS, build_regularizer, build_regularizers
+from regae.regularizers.sparsity import KLSparsity, L1Sparsity, WeightDecay, kl_sparsity, l1_activity
+
+__all__ = [
+    "Contractive", "KLSparsity", "L1Sparsity", "REGULARIZERS", "Regularizer", "WeightDecay",
+    "build_regularizer", "build_regularizers", "frobenius_exact", "frobenius_hutchinson",
+    "frobenius_per_sample", "frobenius_sigmoid_layer", "kl_sparsity", "l1_activity",
+]
