@@ -22,6 +22,9 @@ PRESET_DIR = Path(__file__).with_name("configs")
 
 #: command -> "module:function" taking argv; imported only when used.
 EXTRA_COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("regae.analysis.commands:compare_main", "train sparse + contractive AEs, then write the report"),
+    "report": ("regae.analysis.commands:report_main", "analyse checkpoints: t-SNE, interpolation, classifiers"),
+    "study": ("regae.study.commands:study_main", "run the wider autoencoder study experiments"),
     "presets": ("regae.cli:presets_main", "list the packaged --config presets"),
 }
 TRAINER_COMMANDS = {
