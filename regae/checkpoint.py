@@ -21,8 +21,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"refusing to load {path}: not a plain weights file ({first[:160]})") from None
+        detail = _unpickling_detail(str(exc)) or type(exc).__name__
+        if "GLOBAL" in detail:  # the file asks to import something: code would run on a plain load
+            raise CheckpointError(f"refusing to load {path}: it is not plain weights ({detail[:160]})") from None
+        raise CheckpointError(f"checkpoint corrupt or not a torch file: {path} ({detail[:160]})") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"checkpoint corrupt or truncated: {path} ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt or "state_dict" not in ckpt:
@@ -30,11 +32,23 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
+def _unpickling_detail(message: str) -> str:
+    """The informative line of torch's weights_only error (it wraps it in generic advice)."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    unpickler = [ln.split("WeightsUnpickler error:", 1)[1].strip() for ln in lines if "WeightsUnpickler error:" in ln]
+    if unpickler:  # e.g. "Unsupported global: GLOBAL print was not an allowed global ..."
+        return unpickler[0]
+    boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation", "(1)", "(2)")
+    return next((ln for ln in lines if not ln.startswith(boilerplate)), "")
+
+
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> AutoEncoder:
     """Rebuild the AutoEncoder stored at ``path``, in eval mode, on ``map_location``."""
     ckpt = read_checkpoint(path)
     try:
-        model = AutoEncoder(**ckpt.get("hyper_parameters", {}))
+        # LightningCLI adds bookkeeping keys such as `_instantiator`; they are not constructor arguments
+        hparams = {k: v for k, v in ckpt.get("hyper_parameters", {}).items() if not k.startswith("_")}
+        model = AutoEncoder(**hparams)
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {path} has unusable hyperparameters: {exc}") from None
     try:

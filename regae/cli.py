@@ -9,14 +9,20 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.plugins import CheckpointIO
 
+from regae.checkpoint import load as load_checkpoint
 from regae.data.datamodule import MNISTDataModule
 from regae.errors import RegaeError
+from regae.io import AtomicCheckpointIO
 from regae.module import AutoEncoder
+from regae.resume import RegaeCheckpoint
 
 PRESET_DIR = Path(__file__).with_name("configs")
 
@@ -90,10 +96,14 @@ def overview() -> str:
 
 
 class RegaeCLI(LightningCLI):
-    """LightningCLI with a checkpoint callback under ``<default_root_dir>/checkpoints``."""
+    """LightningCLI with a checkpoint callback under ``<default_root_dir>/checkpoints``.
+
+    Checkpoints are written atomically (:class:`~regae.io.AtomicCheckpointIO`) and a killed
+    ``fit`` resumes with the same command plus ``--ckpt_path last`` (see :mod:`regae.resume`).
+    """
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RegaeCheckpoint, "checkpoint")
         parser.set_defaults({
             "checkpoint.save_last": True,
             "checkpoint.filename": "epoch{epoch:03d}-step{step:06d}",
@@ -106,6 +116,29 @@ class RegaeCLI(LightningCLI):
             compute_fn=lambda root: os.path.join(root or ".", "checkpoints"),
         )
 
+    def _parse_ckpt_path(self) -> None:
+        """Check ``--ckpt_path`` (exists, complete, a regae checkpoint, no code) before Lightning
+        unpickles it to read its hyperparameters, so a bad file is one CheckpointError line."""
+        sub = self.config.get("subcommand")
+        path = self.config[sub].get("ckpt_path") if sub else None
+        if path and path not in ("last", "best", "hpc") and "://" not in str(path) and not str(path).startswith("registry"):
+            load_checkpoint(path)  # weights_only read + rebuild from its hyperparameters
+        super()._parse_ckpt_path()
+
+    def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
+        plugins = config.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):  # atomic saves unless the user chose an IO
+            config["plugins"] = [*plugins, AtomicCheckpointIO()]
+        trainer_defaults = self.trainer_defaults
+        if config.get("enable_progress_bar") is False:  # drop the default bar rather than fail
+            bar_free = [c for c in trainer_defaults.get("callbacks", []) if not isinstance(c, ProgressBar)]
+            self.trainer_defaults = {**trainer_defaults, "callbacks": bar_free}
+        try:
+            return super()._instantiate_trainer(config, callbacks)
+        finally:
+            self.trainer_defaults = trainer_defaults
+
     def after_fit(self) -> None:
         """Report the test PSNR of the trained weights (as they are at the end of fit)."""
         if self.trainer.state.stage is not None and self.trainer.interrupted:
@@ -113,13 +146,23 @@ class RegaeCLI(LightningCLI):
         self.trainer.test(self.model, datamodule=self.datamodule, verbose=True)
 
 
-def run_trainer_cli(argv: list[str]) -> None:
+def run_trainer_cli(argv: list[str], trainer_defaults_extra: dict | None = None) -> None:
+    """Run fit/validate/test; ``trainer_defaults_extra`` adds or replaces Trainer defaults
+    (``launch/`` passes Slurm plugins and its callbacks this way)."""
+    trainer_defaults = {"callbacks": [TQDMProgressBar(refresh_rate=10)], "default_root_dir": "runs/default"}
+    trainer_defaults.update(trainer_defaults_extra or {})
+    with warnings.catch_warnings():  # regae passes its own (preset-resolved) argv on purpose
+        warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python")
+        _run_cli(argv, trainer_defaults)
+
+
+def _run_cli(argv: list[str], trainer_defaults: dict) -> None:
     RegaeCLI(
         AutoEncoder,
         MNISTDataModule,
         seed_everything_default=0,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [TQDMProgressBar(refresh_rate=10)], "default_root_dir": "runs/default"},
+        trainer_defaults=trainer_defaults,
         parser_kwargs={"description": overview(), "fit": {"description": TRAINER_COMMANDS["fit"]}},
         args=argv,
     )

@@ -1,0 +1,39 @@
+"""``python -m launch [cluster options] [regae fit options]`` and ``python -m launch status DIR``."""
+
+from __future__ import annotations
+
+import sys
+
+from regae.errors import RegaeError
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["status"]:
+            from launch.status import status_main
+
+            return status_main(argv[1:])
+        from launch.options import parse_options
+        from launch.status import format_table, rows
+        from launch.submit import launch, wait
+
+        opts = parse_options(argv)
+        submitted = launch(opts)
+        if opts.wait:
+            failed = wait(submitted.jobs)
+            table = format_table(rows(submitted.dir))
+            (submitted.dir / "status.txt").write_text(table + "\n")
+            print(table)
+            return 1 if failed else 0
+    except RegaeError as exc:
+        print(f"launch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("launch: interrupted (submitted jobs keep running)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""``python -m launch [options] [regae fit options]``: validate, lay out the folder, submit.
+
+Layout of a launch folder (printed on submit)::
+
+    DIR/launch.json              what was submitted: options, job ids, one entry per run
+    DIR/submitit/                submitit pickles and per-task logs (<job>_<task>_log.out/err)
+    DIR/runs/NN[-label]/         one run: config.yaml (complete, resolved), checkpoints/last.ckpt,
+                                 status.json (state, step, last metrics), attempts.jsonl, logs
+
+Nothing is queued unless the Slurm request fits the partition and every run's config parses
+and builds (model + data) here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from launch import cluster as slurm
+from launch import config as cfg
+from launch.job import TrainJob
+from launch.options import LaunchOptions
+from regae.errors import ConfigError, OutputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAUNCH_FILE = "launch.json"
+ACTIVE_STATES = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED", "UNKNOWN"}
+
+
+@dataclass
+class Run:
+    name: str
+    dir: str
+    point: dict[str, Any]
+    job_id: str = ""
+
+
+@dataclass
+class Launch:
+    dir: Path
+    runs: list[Run]
+    jobs: list[submitit.Job]
+
+
+def default_name(fit_argv: list[str]) -> str:
+    for i, arg in enumerate(fit_argv):
+        if arg in ("--config", "-c") and i + 1 < len(fit_argv):
+            return Path(fit_argv[i + 1]).stem
+        if arg.startswith("--config="):
+            return Path(arg.split("=", 1)[1]).stem
+    return "run"
+
+
+def trainer_settings(opts: LaunchOptions, run_dir: Path) -> dict[str, Any]:
+    """Trainer values the launcher owns: one process per task, nodes, where checkpoints go."""
+    return {
+        "accelerator": "gpu" if opts.gpus_per_node else "cpu",
+        "devices": opts.devices,
+        "num_nodes": opts.nodes,
+        "strategy": "ddp" if opts.devices * opts.nodes > 1 else "auto",
+        "default_root_dir": str(run_dir),
+    }
+
+
+def plan_runs(opts: LaunchOptions, base: dict[str, Any], root: Path) -> list[tuple[Run, dict[str, Any]]]:
+    """One (run, full config) per sweep point, each validated; no files left behind."""
+    points = cfg.grid(cfg.parse_sweeps(opts.sweep))
+    plans = []
+    for i, point in enumerate(points):
+        label = cfg.run_label(point)
+        name = f"{i:02d}-{label}" if label else f"{i:02d}"
+        run_dir = root / "runs" / name
+        config = base
+        for key, value in point.items():
+            config = cfg.set_path(config, key, value)
+        config = cfg.set_path(config, "trainer", {**config["trainer"], **trainer_settings(opts, run_dir)})
+        try:
+            cfg.validate(config, root.parent / f".{root.name}.check-{i}.yaml")
+        except ConfigError as exc:
+            where = f"sweep point {point}: " if point else ""
+            raise ConfigError(f"{where}{exc}") from None
+        plans.append((Run(name, str(run_dir), point), config))
+    return plans
+
+
+def make_executor(opts: LaunchOptions, folder: Path, name: str, n_runs: int) -> submitit.Executor:
+    executor = submitit.AutoExecutor(folder=folder, cluster=opts.cluster, slurm_max_num_timeout=opts.max_requeue)
+    params: dict[str, Any] = {
+        "name": name, "timeout_min": opts.time_min, "nodes": opts.nodes,
+        "tasks_per_node": opts.devices, "cpus_per_task": opts.cpus_per_task,
+    }
+    if opts.gpus_per_node:
+        params["gpus_per_node"] = opts.gpus_per_node
+    if opts.cluster == "slurm":
+        params.update({
+            "slurm_partition": opts.partition, "slurm_signal_delay_s": opts.signal_delay_s,
+            "slurm_setup": [f"export PYTHONPATH={REPO_ROOT}${{PYTHONPATH:+:$PYTHONPATH}}"],
+        })
+        for key, value in (("slurm_mem", opts.mem), ("slurm_account", opts.account), ("slurm_qos", opts.qos)):
+            if value:
+                params[key] = value
+        if opts.sbatch:
+            params["slurm_additional_parameters"] = dict(opts.sbatch)
+        if n_runs > 1:
+            params["slurm_array_parallelism"] = opts.max_parallel or n_runs
+    executor.update_parameters(**params)
+    return executor
+
+
+def launch(opts: LaunchOptions, echo: bool = True) -> Launch:
+    """Validate everything, write the launch folder, submit; returns the submitted jobs."""
+    if opts.cluster == "slurm":
+        opts.partition = slurm.check_request(opts.partition, opts.nodes, opts.devices, opts.cpus_per_task,
+                                             opts.gpus_per_node)
+    name = opts.name or default_name(opts.fit_argv)
+    root = Path(opts.dir or Path("runs") / "launch" / name).resolve()
+    if (root / LAUNCH_FILE).exists():
+        raise OutputError(f"{root} already holds a launch; pick another --dir/--name or remove it")
+    base = cfg.resolve(opts.fit_argv)
+    plans = plan_runs(opts, base, root)
+    for run, config in plans:
+        cfg.write_config(config, Path(run.dir) / "config.yaml")
+    executor = make_executor(opts, root / "submitit", name, len(plans))
+    run_dirs = [run.dir for run, _ in plans]
+    try:
+        if len(plans) == 1:
+            jobs = [executor.submit(TrainJob(), run_dirs[0])]
+        else:
+            jobs = executor.map_array(TrainJob(), run_dirs)
+    except Exception as exc:  # sbatch refused: its message is the useful part
+        raise slurm.ClusterError(f"submission failed: {' '.join(str(exc).split())[:400]}") from None
+    runs = [run for run, _ in plans]
+    for run, job in zip(runs, jobs):
+        run.job_id = str(job.job_id)
+    record = {
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"), "cluster": opts.cluster, "name": name,
+        "submitit_folder": str(root / "submitit"), "options": asdict(opts), "runs": [asdict(r) for r in runs],
+    }
+    (root / LAUNCH_FILE).write_text(json.dumps(record, indent=1))
+    if echo:
+        kind = "job array" if len(jobs) > 1 else "job"
+        print(f"submitted {kind} {jobs[0].job_id.split('_')[0]} ({len(jobs)} run(s), cluster {opts.cluster}, "
+              f"{opts.nodes} node(s) x {opts.devices} task(s))")
+        print(f"launch folder: {root}")
+        for run in runs:
+            print(f"  {run.job_id:>12s}  {run.dir}")
+        print(f"status: python -m launch status {root}")
+    return Launch(root, runs, jobs)
+
+
+def wait(jobs: list[submitit.Job], settle_s: float = 60.0) -> int:
+    """Wait for every job (all its tasks) and for the scheduler to mark it ended; count failures."""
+    failed = 0
+    for job in jobs:
+        try:
+            job.results()
+        except Exception as exc:  # the run's own log has the traceback
+            failed += 1
+            last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            print(f"launch: job {job.job_id} failed: {last[:300]}", file=sys.stderr)
+    deadline = time.time() + settle_s
+    for job in jobs:
+        while isinstance(job, submitit.SlurmJob) and job.state in ACTIVE_STATES and time.time() < deadline:
+            time.sleep(1)
+    return failed
