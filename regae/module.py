@@ -17,7 +17,7 @@ from torch import Tensor
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from regae.data.corrupt import Corruption
-from regae.errors import ConfigError, NonFiniteLossError
+from regae.errors import CheckpointError, ConfigError, NonFiniteLossError
 from regae.nets import AEOutput, build_net
 from regae.regularizers import build_regularizers
 
@@ -29,7 +29,7 @@ class AutoEncoder(pl.LightningModule):
     """A regularized autoencoder on 28x28 images.
 
     Args:
-        arch: architecture name: ``unet`` (U-Net without skips), ``mlp`` or ``conv``.
+        arch: architecture name: ``unet`` (U-Net without skips), ``mlp``, ``conv`` or ``vae``.
         latent_dim: size d of the flat latent (default per architecture: 32; conv: 144).
         widths: channels (unet/conv, three levels) or encoder hidden widths (mlp).
         decoder_widths: mlp decoder hidden widths (default: ``widths`` reversed).
@@ -52,7 +52,7 @@ class AutoEncoder(pl.LightningModule):
 
     def __init__(
         self,
-        arch: Literal["unet", "mlp", "conv"] = "unet",
+        arch: Literal["unet", "mlp", "conv", "vae"] = "unet",
         latent_dim: int | None = None,
         widths: list[int] | None = None,
         decoder_widths: list[int] | None = None,
@@ -178,4 +178,16 @@ class AutoEncoder(pl.LightningModule):
         checkpoint[CHECKPOINT_KEY] = {"version": __version__, "loss_history": list(self.loss_history)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._check_weights_fit(checkpoint.get("state_dict", {}), checkpoint.get("hyper_parameters", {}))
         self.loss_history = [tuple(p) for p in checkpoint.get(CHECKPOINT_KEY, {}).get("loss_history", [])]
+
+    def _check_weights_fit(self, state: dict[str, Any], hparams: dict[str, Any]) -> None:
+        """Raise CheckpointError (not torch's RuntimeError) if ``state`` was made by another architecture."""
+        own = self.state_dict()
+        wrong = sorted(set(own) ^ set(state)) + [k for k in own if k in state and own[k].shape != state[k].shape]
+        if wrong:
+            made_by = ", ".join(f"{k}={hparams[k]}" for k in ("arch", "latent_dim", "widths") if k in hparams)
+            raise CheckpointError(
+                f"checkpoint weights do not fit this model ({len(wrong)} tensors differ, e.g. {wrong[0]}); "
+                f"it was trained with {made_by or 'other settings'}: pass the same model options (or its config.yaml)"
+            )

@@ -59,6 +59,11 @@ class TensorBatchLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        if self._position >= len(self):
+            # The previous epoch was handed out in full. Lightning stops after len(self) batches
+            # without exhausting the generator (and calls set_epoch only on a `.sampler`), so the
+            # epoch advances here, not only after the loop below.
+            self.epoch, self._position, self._resume_from = self.epoch + 1, 0, 0
         order = self._indices()
         start, self._resume_from = self._resume_from, 0
         self._position = start
@@ -78,3 +83,4 @@ class TensorBatchLoader:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch, self._resume_from, self.seed = state["epoch"], state["position"], state["seed"]
+        self._position = self._resume_from

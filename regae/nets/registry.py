@@ -9,8 +9,11 @@ from regae.nets.base import AENet
 from regae.nets.conv import build_conv
 from regae.nets.mlp import build_mlp
 from regae.nets.unet import build_unet
+from regae.nets.vae import build_vae
 
-ARCHITECTURES: dict[str, Callable[..., AENet]] = {"unet": build_unet, "mlp": build_mlp, "conv": build_conv}
+ARCHITECTURES: dict[str, Callable[..., AENet]] = {
+    "unet": build_unet, "mlp": build_mlp, "conv": build_conv, "vae": build_vae,
+}
 
 
 def build_net(arch: str, latent_dim: int | None = None, **kwargs: Any) -> AENet:

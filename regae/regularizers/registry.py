@@ -9,9 +9,10 @@ from regae.errors import ConfigError
 from regae.regularizers.base import Regularizer
 from regae.regularizers.contractive import Contractive
 from regae.regularizers.sparsity import KLSparsity, L1Sparsity, WeightDecay
+from regae.regularizers.vae import GaussianKL
 
 REGULARIZERS: dict[str, type[Regularizer]] = {
-    cls.name: cls for cls in (L1Sparsity, KLSparsity, Contractive, WeightDecay)
+    cls.name: cls for cls in (L1Sparsity, KLSparsity, Contractive, WeightDecay, GaussianKL)
 }
 
 
