@@ -1,0 +1,68 @@
+"""A fully connected variational autoencoder with a reparameterised Gaussian latent.
+
+Encoder: x -> MLP -> (μ, log σ²), both (B, d); the posterior is q(z|x) = N(μ, diag σ²).
+Training draws z = μ + σ ⊙ ε, ε ~ N(0, I) (the reparameterisation trick, so gradients
+flow to μ and σ); evaluation uses z = μ. ``encode(x)`` returns μ, the deterministic code
+that t-SNE, interpolation and the classifiers see, so the VAE fits the flat-latent
+contract of every other architecture. The KL term to the prior N(0, I) is a regularizer
+(:class:`regae.regularizers.vae.GaussianKL`), reading (μ, log σ²) from :meth:`VAENet.posterior`.
+
+Training noise ε comes from torch's global generator (seeded by ``seed_everything``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from regae.errors import ConfigError
+from regae.nets.base import AENet, AEOutput, check_widths
+from regae.nets.mlp import MLPDecoder, mlp
+
+
+class VAEEncoder(nn.Module):
+    """x (B,1,28,28) -> μ (B,d); :meth:`stats` gives (μ, log σ²)."""
+
+    def __init__(self, widths: tuple[int, ...], latent_dim: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), *mlp([784, *widths]), nn.ReLU()) if widths else nn.Flatten()
+        self.head = nn.Linear(widths[-1] if widths else 784, 2 * latent_dim)
+        self.latent_dim = latent_dim
+
+    def stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.head(self.body(x)).chunk(2, dim=1)  # (B, d) each
+        return mu, logvar
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.stats(x)[0]
+
+
+class VAENet(AENet):
+    """Samples z = μ + σ ε in training mode, uses z = μ in eval mode."""
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(μ, log σ²) of q(z|x), each (B, d)."""
+        return self.encoder.stats(x)
+
+    def forward(self, x: Tensor) -> AEOutput:
+        mu, logvar = self.posterior(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu  # (B, d)
+        return AEOutput(self.decode(z), z)
+
+
+def build_vae(
+    latent_dim: int | None = None,
+    widths: list[int] | None = None,
+    decoder_widths: list[int] | None = None,
+    latent_activation: str = "none",
+    **unused: object,
+) -> AENet:
+    """784-[widths]-(μ, log σ²) / d-[decoder_widths]-784; default 784-512-256-(32, 32) / 32-256-512-784."""
+    if latent_activation != "none":
+        raise ConfigError(
+            f"Expected latent_activation='none' for arch 'vae' (its latent is Gaussian), got {latent_activation!r}."
+        )
+    d = 32 if latent_dim is None else latent_dim
+    enc = check_widths("widths", widths if widths is not None else (512, 256))
+    dec = check_widths("decoder_widths", decoder_widths) if decoder_widths is not None else enc[::-1]
+    return VAENet(VAEEncoder(enc, d), MLPDecoder(dec, d), d)
