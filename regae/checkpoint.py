@@ -36,7 +36,7 @@ def _unpickling_detail(message: str) -> str:
     """The informative line of torch's weights_only error (it wraps it in generic advice)."""
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
     unpickler = [ln.split("WeightsUnpickler error:", 1)[1].strip() for ln in lines if "WeightsUnpickler error:" in ln]
-    if unpickler:  # e.g. "Unsupported global: GLOBAL print was not an allowed global ..."
+    if unpickler and unpickler[0]:  # e.g. "Unsupported global: GLOBAL print was not an allowed global ..."
         return unpickler[0]
     boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation", "(1)", "(2)")
     return next((ln for ln in lines if not ln.startswith(boilerplate)), "")

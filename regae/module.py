@@ -86,7 +86,10 @@ class AutoEncoder(pl.LightningModule):
         self.regularizers = build_regularizers(regularizers)
         for reg in self.regularizers:
             reg.check(self.net, latent_activation)
-        self.corruption = Corruption.parse(corrupt) if corrupt else None
+        try:
+            self.corruption = Corruption.parse(corrupt) if corrupt else None
+        except ConfigError as exc:  # name the option: the parser's message only names the kind
+            raise ConfigError(f"`corrupt`={corrupt!r}: {exc}") from None
         self.val_psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.test_psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.loss_history: list[tuple[int, float]] = []  # (global step, training loss)

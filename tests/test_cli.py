@@ -17,9 +17,9 @@ def test_overview_lists_commands_and_presets():
 
 
 def test_presets_carry_seed_hyperparameters():
-    from regae.cli import presets
-
     import yaml
+
+    from regae.cli import presets
 
     for name, reg in (("sparse", {"name": "kl", "weight": 1e-3, "rho": 0.05}),
                       ("contractive", {"name": "contractive", "weight": 1e-4, "mode": "exact"})):

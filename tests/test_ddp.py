@@ -36,7 +36,6 @@ def test_two_processes_match_one(tmp_path):
     single, psnr1 = fit(tmp_path / "one", "--trainer.devices", "1", "--data.batch_size", "64")
     double, psnr2 = fit(tmp_path / "two", "--trainer.devices", "2", "--trainer.strategy", "ddp",
                         "--data.batch_size", "32")
-    init = torch.load(tmp_path / "one" / "checkpoints" / "last.ckpt", weights_only=True)  # noqa: F841
     moved = 0
     for k, v in single.items():
         assert torch.allclose(v, double[k], rtol=1e-4, atol=1e-6), k

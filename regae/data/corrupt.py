@@ -7,6 +7,7 @@ A corruption is named in config as ``kind:level``, e.g. ``gaussian:0.5``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -51,7 +52,7 @@ class Corruption:
         if self.kind not in CORRUPTIONS:
             raise ConfigError(f"Expected corruption kind in {sorted(CORRUPTIONS)}, got {self.kind!r}.")
         lo, hi = _LIMITS[self.kind]
-        if not (lo < self.level <= hi) or self.level != self.level:
+        if not (lo < self.level <= hi and math.isfinite(self.level)):
             raise ConfigError(f"Expected {self.kind} level in ({lo}, {hi}], got {self.level}.")
 
     @classmethod

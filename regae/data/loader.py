@@ -9,7 +9,8 @@ epoch and a resumed run continues with exactly the batches it had not seen.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
