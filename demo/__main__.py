@@ -1,0 +1,54 @@
+"""``python -m demo``: start the drawing demo (127.0.0.1:7860 unless told otherwise)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_CHECKPOINTS = Path(__file__).with_name("checkpoints")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split(":", 1)[1].strip())
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    parser.add_argument("--checkpoints", type=Path, default=DEFAULT_CHECKPOINTS, metavar="DIR",
+                        help=f"folder of regae *.ckpt files to choose from (default {DEFAULT_CHECKPOINTS})")
+    parser.add_argument("--device", default="cpu", help="torch device for the models (default cpu)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for torch (default 1: the nets are tiny, and on a busy CPU more "
+                             "threads mostly wait for each other)")
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"--port must be in 1..65535, got {args.port}")
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import torch
+
+    from demo.app import MAX_FILE_SIZE, build_demo
+
+    torch.set_num_threads(args.threads)
+
+    if not args.checkpoints.is_dir():
+        print(f"demo: warning: checkpoint folder {args.checkpoints} does not exist; the app will say so",
+              file=sys.stderr)
+    app = build_demo(args.checkpoints, device=args.device)
+    try:
+        app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
+    except OSError as exc:  # port taken, address not available
+        print(f"demo: error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

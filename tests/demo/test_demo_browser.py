@@ -1,0 +1,137 @@
+"""The demo in a real browser: Debian's Chromium driven by Playwright (``nox -s browser``).
+
+Draws a "1" and a "Z" with the mouse, presses Run, waits for the strips and checks what came
+back (the served images' pixels and the table), then takes the screenshot reviewers look at:
+``artifacts/browser/demo.png`` (``DEMO_SCREENSHOT_DOCS=1`` also copies it to
+``docs/demo-screenshot.png`` for the README).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ONE = [(0.0, -0.3), (0.0, 0.3)]  # stroke points, relative to the canvas centre and side
+ZED = [(-0.25, -0.25), (0.25, -0.25), (-0.2, 0.3), (0.25, 0.3)]
+
+
+@pytest.fixture(scope="module")
+def url():
+    from demo.app import build_demo
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build_demo(ROOT / "demo" / "checkpoints", rng=np.random.default_rng(0))
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield demo.local_url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing: run `bash demo/testing/install-chromium.sh` (nox -s browser does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.wait_for_selector("#canvas-b canvas", timeout=30_000)
+    yield page
+    page.close()
+
+
+def draw(page, elem_id: str, points: list[tuple[float, float]]) -> None:
+    page.locator(f"#{elem_id} button[aria-label='Brush']").click()
+    box = page.locator(f"#{elem_id} canvas").last.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    side = min(box["width"], box["height"])
+    page.mouse.move(cx + points[0][0] * side, cy + points[0][1] * side)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(cx + x * side, cy + y * side, steps=2)
+    page.mouse.up()
+
+
+def served_image(page, elem_id: str) -> np.ndarray:
+    """The grey pixels of the image Gradio shows in ``#elem_id``, fetched from the server."""
+    src = page.locator(f"#{elem_id} img").first.get_attribute("src")
+    body = page.request.get(src).body()
+    return np.asarray(Image.open(io.BytesIO(body)).convert("L"))
+
+
+def test_draw_two_digits_and_see_the_interpolation(page):
+    draw(page, "canvas-a", ONE)
+    draw(page, "canvas-b", ZED)
+    page.click("#run")
+    page.wait_for_selector("#strips img", timeout=30_000)
+    page.wait_for_function("document.querySelector('#timing').innerText.includes('steps')", timeout=30_000)
+
+    seen_a = served_image(page, "seen-a")  # (168, 168): the 28x28 at x6
+    assert seen_a.shape == (168, 168)
+    cols = np.flatnonzero(seen_a.max(0) > 128)
+    assert 60 < cols.mean() < 108 and cols.max() - cols.min() < 40  # a thin upright stroke, centred
+    rows = np.flatnonzero(seen_a.max(1) > 128)
+    assert rows.max() - rows.min() + 1 >= 19 * 6  # 20 px tall in the 28x28
+    seen_b = served_image(page, "seen-b")
+    assert (seen_b > 128).mean() > 0.1  # the Z has lots of ink
+
+    strips = served_image(page, "strips")
+    assert strips.shape == (2 * 112 + 3 * 4, 6 * 112 + 7 * 4)  # default: 6 steps in two rows
+    tiles = [strips[4 + r * 116 : 116 + r * 116, 4 + i * 116 : 116 + i * 116] for r in range(2) for i in range(6)]
+    assert all(t.max() > 128 for t in tiles)  # every decoded image has ink
+    recon_a = served_image(page, "recon-a")
+    np.testing.assert_allclose(tiles[6][::4, ::4], recon_a[::6, ::6], atol=1)  # latent strip starts at D(E(A))
+
+    table = page.locator("#table").inner_text()
+    assert table.count("∞") == 2 and "0.000" in table and "1.000" in table
+    timing = page.locator("#timing").inner_text()
+    assert "sparse: 6 steps" in timing
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "demo.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("DEMO_SCREENSHOT_DOCS") == "1":
+        (ROOT / "docs").mkdir(exist_ok=True)
+        shutil.copy(shot, ROOT / "docs" / "demo-screenshot.png")
+
+
+def test_empty_canvas_gives_a_message_and_the_app_keeps_serving(page):
+    page.click("#run")
+    toast = page.locator(".toast-body").first
+    toast.wait_for(timeout=30_000)
+    assert "Digit A: the image is empty" in toast.inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "empty-canvas.png"))
+    # Still serving: a random MNIST pair fills both canvases and runs.
+    page.click("#random")
+    page.wait_for_selector("#strips img", timeout=30_000)
+    assert "MNIST test images #" in page.locator("#source").inner_text()
+    assert served_image(page, "strips").max() > 128
