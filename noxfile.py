@@ -26,14 +26,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit and small integration tests (the default run, ~10 min on 2 cores)."""
+    """Unit and small integration tests (the default run, a few minutes on 2 cores)."""
+    session.run("sh", "regae/study/install-ood-data.sh", external=True)  # Fashion-MNIST (Debian package)
     session.run(*PYTEST, "-m", "not slow and not faults and not slurm and not browser and not gpu",
                 *session.posargs, external=True)
 
 
 @nox.session
 def slow(session: nox.Session) -> None:
-    """Longer end-to-end tests (compare/report on small budgets, multi-process DDP)."""
+    """Longer end-to-end tests (compare/report/study on small budgets, multi-process DDP)."""
+    session.run("sh", "regae/study/install-ood-data.sh", external=True)
     session.run(*PYTEST, "-m", "slow", *session.posargs, external=True, success_codes=[0, NO_TESTS])
 
 

@@ -1,0 +1,36 @@
+"""Experiment name -> (module, one-line description), in report order. Modules expose ``run(ctx)``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from regae.analysis.section import Section
+from regae.study.runner import StudyContext
+
+EXPERIMENTS: dict[str, tuple[str, str]] = {
+    "pca": ("regae.study.pca_vs_ae", "PCA-30 vs the deep MLP AE 784-512-256-128-30: MSE/PSNR, reconstructions"),
+    "undercomplete": ("regae.study.undercomplete", "784-h-784 for h = 64, 128, 256 and 784-32-784 BCE: error vs size"),
+    "nondigits": ("regae.study.nondigits", "Fashion-MNIST and noise images through a digit AE: error vs MNIST"),
+    "filters": ("regae.study.filters", "encoder filters, decoder weights, hidden activation histograms"),
+    "sparse": ("regae.study.sparse", "overcomplete 1156-unit AE with L1 / KL sparsity vs none"),
+    "denoising": ("regae.study.denoising", "denoising AE vs standard AE across gaussian and salt-and-pepper noise"),
+    "manifold": ("regae.study.manifold", "784-64-8-64-784 AE: gaussian noise in the 8-d code, decoded"),
+    "conv": ("regae.study.conv_decoders", "conv AE decoders: unpooling vs transposed conv vs both"),
+    "cnn": ("regae.study.cnn", "a CNN digit classifier fed raw, reconstructed, noisy and denoised images"),
+    "vae": ("regae.study.vae", "variational AE: ELBO terms, reconstructions, samples from the prior"),
+}
+
+
+def experiment(name: str) -> Callable[[StudyContext], list[Section]]:
+    return importlib.import_module(EXPERIMENTS[name][0]).run
+
+
+def section_key(name: str) -> str:
+    """The Section key (and metrics.json entry) of experiment ``name``: its module's ``KEY``."""
+    return f"study_{name}"
+
+
+def section_order() -> list[str]:
+    """Section keys in report order."""
+    return [section_key(n) for n in EXPERIMENTS]
