@@ -113,7 +113,7 @@ def test_training_step_same_with_and_without_reusing_the_forward(small, chunk_si
     pen_func, loss_func, g_func = training_step_grads({**spec, "reuse_forward": False}, x)
     assert torch.allclose(pen_reuse, pen_func, rtol=1e-10)
     assert torch.allclose(loss_reuse, loss_func, rtol=1e-12)
-    assert torch.allclose(g_reuse, g_func, rtol=1e-8, atol=1e-14 * g_func.abs().max().item())
+    assert torch.allclose(g_reuse, g_func, rtol=1e-7, atol=1e-10 * g_func.abs().max().item())
 
 
 def test_default_exact_reuses_the_training_forward():

@@ -4,6 +4,7 @@ from regae.regularizers.base import Regularizer
 from regae.regularizers.contractive import (
     Contractive,
     frobenius_exact,
+    frobenius_exact_from_graph,
     frobenius_hutchinson,
     frobenius_per_sample,
     frobenius_sigmoid_layer,
@@ -13,6 +14,6 @@ from regae.regularizers.sparsity import KLSparsity, L1Sparsity, WeightDecay, kl_
 
 __all__ = [
     "Contractive", "KLSparsity", "L1Sparsity", "REGULARIZERS", "Regularizer", "WeightDecay",
-    "build_regularizer", "build_regularizers", "frobenius_exact", "frobenius_hutchinson",
+    "build_regularizer", "build_regularizers", "frobenius_exact", "frobenius_exact_from_graph", "frobenius_hutchinson",
     "frobenius_per_sample", "frobenius_sigmoid_layer", "kl_sparsity", "l1_activity",
 ]
