@@ -25,7 +25,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         if "GLOBAL" in detail:  # the file asks to import something: code would run on a plain load
             raise CheckpointError(f"refusing to load {path}: it is not plain weights ({detail[:160]})") from None
         raise CheckpointError(f"checkpoint corrupt or not a torch file: {path} ({detail[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+            zipfile.BadZipFile) as exc:  # what torch.load raises on junk varies with the junk
         raise CheckpointError(f"checkpoint corrupt or truncated: {path} ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(f"not a regae checkpoint: {path} (no '{CHECKPOINT_KEY}' entry)")

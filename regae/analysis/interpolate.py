@@ -36,9 +36,13 @@ def interpolate(model, x1: Tensor, x2: Tensor, alphas: Tensor | tuple[float, ...
     a = alphas.view(-1, 1, 1, 1)
     mixed = a * x1 + (1 - a) * x2  # (A, 1, 28, 28)
     h_pix = model.encode(mixed)  # (A, d)
-    h12 = model.encode(torch.stack([x1, x2]))  # (2, d)
-    # Exactly the endpoints' codes at α = 0 and 1, so both routes decode the same latent there.
-    h_lat = alphas.view(-1, 1) * h12[0] + (1 - alphas.view(-1, 1)) * h12[1]
-    h_lat = torch.where((alphas == 1).view(-1, 1), h12[0], torch.where((alphas == 0).view(-1, 1), h12[1], h_lat))
+    h1, h2 = model.encode(torch.stack([x1, x2]))  # (d,) each
+    # At α = 1 (0) the mix *is* I₁ (I₂), so take h₁ (h₂) from that same batched call: batched
+    # kernels may differ in the last bits between batch sizes, and the routes must then agree exactly.
+    is1, is0 = alphas == 1, alphas == 0
+    h1 = h_pix[is1][0] if is1.any() else h1
+    h2 = h_pix[is0][0] if is0.any() else h2
+    h_lat = alphas.view(-1, 1) * h1 + (1 - alphas.view(-1, 1)) * h2  # (A, d)
+    h_lat = torch.where(is1.view(-1, 1), h1, torch.where(is0.view(-1, 1), h2, h_lat))
     pixel, latent = model.decode(h_pix), model.decode(h_lat)
     return Interpolation(alphas, pixel, latent, psnr_per_image(pixel, latent), (h_pix - h_lat).norm(dim=1))

@@ -1,0 +1,196 @@
+"""``regae report`` (analyse checkpoints) and ``regae compare`` (train sparse + contractive, then report).
+
+The default ``regae compare`` budget is sized for a 2-core CPU (about 20 minutes in all);
+``--full`` trains with the seed hyperparameters (the ``sparse``/``contractive`` presets as
+they are: 20 epochs each), meant for a GPU or a cluster node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from regae.analysis.report import ReportConfig, build_report, check_writable, parse_ckpt_args
+from regae.errors import ConfigError, OutputError, RegaeError
+
+#: name -> (preset, default CPU budget as `regae fit` overrides). Same net and the same number of
+#: steps (batch 128) for both, so the comparison is fair: a U-Net of half the seed's width
+#: (8, 16, 32 channels) for 600 steps (~1.4 epochs). Measured on 2 cores: a step takes ~0.08 s
+#: (sparse) and ~1.1 s (exact contractive, d = 32 VJPs); the seed's width stays on the loss
+#: plateau (mean image) for the first ~400 steps, the half-width net leaves it by ~300.
+CPU_OVERRIDES = ["--model.widths", "[8,16,32]", "--trainer.max_steps", "600"]
+CPU_BUDGET: dict[str, tuple[str, list[str]]] = {
+    "sparse": ("sparse", CPU_OVERRIDES),
+    "contractive": ("contractive", CPU_OVERRIDES),
+}
+
+
+class UsageError(RegaeError):
+    """A command-line mistake in report/compare (printed as one line by the CLI)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line through the CLI, not argparse's exit(2) + usage dump
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _analysis_args(p: argparse.ArgumentParser) -> None:
+    d = ReportConfig()
+    g = p.add_argument_group("analysis sizes")
+    g.add_argument("--tsne-images", type=int, default=d.n_tsne, help="test images in the t-SNE (default %(default)s)")
+    g.add_argument("--pairs", type=int, default=d.n_pairs, help="interpolation pairs (default %(default)s)")
+    g.add_argument("--probe-train", type=int, default=d.n_probe_train,
+                   help="training images the classifiers are fitted on (default %(default)s, max 60000)")
+    g.add_argument("--reg-images", type=int, default=d.n_reg,
+                   help="test images for the regularizer values (default %(default)s)")
+    g.add_argument("--seed", type=int, default=d.seed, help="seed of subsets and pairs (default %(default)s)")
+    g.add_argument("--device", default=d.device, help="cpu, cuda, cuda:N or auto (default %(default)s)")
+
+
+def _config(args: argparse.Namespace) -> ReportConfig:
+    return ReportConfig(n_tsne=args.tsne_images, n_pairs=args.pairs, n_probe_train=args.probe_train,
+                        n_reg=args.reg_images, seed=args.seed, device=args.device)
+
+
+def report_main(argv: list[str]) -> int:
+    """regae report --ckpt [NAME=]PATH [--ckpt ...] --out DIR"""
+    p = _Parser(prog="regae report", description="Analyse trained regae checkpoints: test PSNR, regularizers, "
+                "loss curves, t-SNE, pixel vs latent interpolation, classifiers on the embeddings.")
+    p.add_argument("--ckpt", action="append", required=True, metavar="[NAME=]PATH",
+                   help="a regae checkpoint (repeat for several AEs; two or more adds the comparison)")
+    p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default %(default)s)")
+    p.add_argument("--title", default="Regularized autoencoders compared")
+    _analysis_args(p)
+    args = p.parse_args(argv)
+    ckpts = parse_ckpt_args(args.ckpt)
+    cfg = _config(args)
+    if len(ckpts) == 1:
+        print("regae report: one checkpoint: writing a single-AE report (give two --ckpt to compare AEs)")
+    t0 = time.perf_counter()
+    index = build_report(ckpts, args.out, cfg, title=args.title)
+    print(f"report written to {index} ({time.perf_counter() - t0:.0f} s); also index.html and metrics.json")
+    return 0
+
+
+@dataclass
+class Run:
+    name: str
+    argv: list[str]
+    root: Path
+
+    @property
+    def last(self) -> Path:
+        return self.root / "checkpoints" / "last.ckpt"
+
+
+def plan_runs(runs_dir: Path, full: bool, epochs: int | None, max_steps: int | None, accelerator: str | None,
+              devices: str | None, extra: list[str]) -> list[Run]:
+    """The two ``regae fit`` command lines: presets + budget overrides + passthrough arguments."""
+    runs = []
+    for name, (preset, budget) in CPU_BUDGET.items():
+        argv = ["fit", "--config", preset]
+        if not full:
+            argv += budget
+        if epochs is not None:
+            argv += ["--trainer.max_epochs", str(epochs)]
+            if max_steps is None and not full:
+                argv += ["--trainer.max_steps", "-1"]
+        if max_steps is not None:
+            argv += ["--trainer.max_steps", str(max_steps)]
+        if accelerator:
+            argv += ["--trainer.accelerator", accelerator]
+        if devices:
+            argv += ["--trainer.devices", devices]
+        root = runs_dir / name
+        runs.append(Run(name, argv + ["--trainer.default_root_dir", str(root)] + extra, root))
+    return runs
+
+
+def budget_text(runs: list[Run], full: bool, overridden: bool = False) -> str:
+    mode = ("`--full`: the seed hyperparameters (presets as they are, 20 epochs each)" if full else
+            "the default CPU budget (sized to finish in about 20 minutes on a 2-core CPU, far below the seed's "
+            "20 epochs: expect lower PSNR and accuracy than after `regae compare --full`)")
+    if overridden:
+        mode += ", changed by command-line overrides"
+    cmds = "\n".join(f"    regae {' '.join(r.argv)}" for r in runs)
+    return f"Trained by `regae compare` with {mode}. The training commands were:\n\n{cmds}\n"
+
+
+def compare_main(argv: list[str]) -> int:
+    """regae compare [--full] [--epochs N] [--max-steps N] [--out DIR] [--runs-dir DIR] [-- fit args...]"""
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    p = _Parser(prog="regae compare", description="Train the sparse and the contractive AE with `regae fit`, then "
+                "write the comparison report. Arguments after `--` go to both `regae fit` commands.")
+    p.add_argument("--out", type=Path, default=Path("report"), help="report folder (default %(default)s)")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs/compare"),
+                   help="training runs go to RUNS_DIR/sparse and RUNS_DIR/contractive (default %(default)s)")
+    p.add_argument("--full", action="store_true", help="seed hyperparameters: 20 epochs each (GPU / cluster)")
+    p.add_argument("--epochs", type=int, help="train each AE for this many epochs (overrides the budget)")
+    p.add_argument("--max-steps", type=int, help="stop each AE after this many optimizer steps")
+    p.add_argument("--accelerator", help="passed to the trainer: cpu, gpu, auto, ...")
+    p.add_argument("--devices", help="passed to the trainer, e.g. 1 or 2")
+    p.add_argument("--ckpt", action="append", metavar="[NAME=]PATH",
+                   help="skip training and compare these checkpoints (two or more)")
+    p.add_argument("--reuse", action="store_true", help="use checkpoints already in RUNS_DIR instead of training")
+    p.add_argument("--overwrite", action="store_true", help="delete checkpoints already in RUNS_DIR and retrain")
+    _analysis_args(p)
+    args = p.parse_args(argv)
+    cfg = _config(args)
+    for flag in ("epochs", "max_steps"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise ConfigError(f"Expected --{flag.replace('_', '-')} >= 1, got {getattr(args, flag)}.")
+    t0 = time.perf_counter()
+    if args.ckpt is not None:
+        ckpts = parse_ckpt_args(args.ckpt)
+        if len(ckpts) < 2:
+            raise UsageError(f"regae compare needs at least two checkpoints to compare, got {len(ckpts)} "
+                             "(for a single-AE report use: regae report --ckpt PATH)")
+        check_writable(args.out)
+        index = build_report(ckpts, args.out, cfg)
+    else:
+        runs = plan_runs(args.runs_dir, args.full, args.epochs, args.max_steps, args.accelerator, args.devices, extra)
+        check_writable(args.out)
+        train(runs, reuse=args.reuse, overwrite=args.overwrite)
+        overridden = bool(extra) or args.epochs is not None or args.max_steps is not None
+        intro = budget_text(runs, args.full, overridden) + f"\nTraining took {time.perf_counter() - t0:.0f} s in all."
+        index = build_report({r.name: r.last for r in runs}, args.out, cfg, intro=intro)
+    print(f"report written to {index} ({time.perf_counter() - t0:.0f} s in all); also index.html and metrics.json")
+    return 0
+
+
+def train(runs: list[Run], reuse: bool = False, overwrite: bool = False) -> None:
+    """Run ``regae fit`` for each run in this process (skipping existing ones with ``reuse``)."""
+    from regae.cli import main as regae_main
+
+    if reuse and overwrite:
+        raise UsageError("--reuse and --overwrite exclude each other")
+    for k, run in enumerate(runs, 1):
+        ckpt_dir = run.root / "checkpoints"
+        if reuse and run.last.is_file():
+            print(f"[compare {k}/{len(runs)}] {run.name}: reusing {run.last}")
+            continue
+        if ckpt_dir.exists() and any(ckpt_dir.glob("*.ckpt")):
+            if not overwrite:
+                raise OutputError(f"{ckpt_dir} already holds checkpoints; pass --reuse to report on them, "
+                                  "--overwrite to retrain, or another --runs-dir")
+            shutil.rmtree(ckpt_dir)
+        check_writable(run.root)
+        print(f"[compare {k}/{len(runs)}] training {run.name}: regae {' '.join(run.argv)}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            code = regae_main(run.argv)
+        except SystemExit as exc:  # jsonargparse exits on a bad passthrough argument
+            code = exc.code if isinstance(exc.code, int) else 2
+        if code != 0 or not run.last.is_file():
+            raise TrainingFailed(f"training {run.name} failed (exit status {code}); see the messages above")
+        print(f"[compare {k}/{len(runs)}] {run.name} trained in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+class TrainingFailed(RegaeError):
+    """One of the ``regae fit`` runs of ``regae compare`` did not produce a checkpoint."""

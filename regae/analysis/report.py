@@ -1,0 +1,223 @@
+"""The comparison report: load checkpoints, run every analysis, write index.md/.html + metrics.json.
+
+Each analysis returns a :class:`Section` (markdown + numbers + figures); this module only
+loads the models, lays the sections out and writes the files, so every number in index.md
+comes from the same dict that goes to metrics.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from regae.analysis.measures import overview_section
+from regae.analysis.pairs import interpolation_section
+from regae.analysis.probe import probe_section
+from regae.analysis.section import Section
+from regae.analysis.tables import fmt, json_safe, md_table, pct
+from regae.analysis.tsne import tsne_section
+from regae.checkpoint import load, read_checkpoint
+from regae.data.mnist import load_split
+from regae.errors import CheckpointError, ConfigError, OutputError, RegaeError
+
+TRAIN_SIZE = 60_000
+
+
+@dataclass
+class ReportConfig:
+    """Sizes of the analyses (defaults sized to take a few minutes on a 2-core CPU)."""
+
+    n_tsne: int = 2000  # test images in the t-SNE (~30 s of CPU per AE)
+    n_pairs: int = 20  # interpolation pairs
+    n_probe_train: int = 20000  # training images the classifiers are fitted on
+    n_reg: int = 256  # test images for the regularizer values (exact Jacobian: d VJPs each)
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("n_tsne", "n_pairs", "n_probe_train", "n_reg"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"Expected `{name}` >= 1, got {getattr(self, name)}.")
+        if self.n_tsne < 50:
+            raise ConfigError(f"Expected `n_tsne` >= 50 (t-SNE needs a few points per class), got {self.n_tsne}.")
+
+
+def parse_ckpt_args(args: list[str]) -> dict[str, Path]:
+    """['sparse=runs/a.ckpt', 'runs/contractive/checkpoints/last.ckpt'] -> {name: path}.
+
+    Without ``NAME=``, the name is the run folder (the parent of ``checkpoints/``) or the file stem;
+    repeated names get ``-2``, ``-3`` suffixes.
+    """
+    named: dict[str, Path] = {}
+    for arg in args:
+        name, sep, path = arg.partition("=")
+        if not sep or "/" in name or not name:
+            name, path = "", arg
+        p = Path(path)
+        if not name:
+            name = p.parent.parent.name if p.parent.name == "checkpoints" and p.parent.parent.name else p.stem
+        base, k = name, 2
+        while name in named:
+            name, k = f"{base}-{k}", k + 1
+        named[name] = p
+    return named
+
+
+def check_writable(out: Path) -> None:
+    """Create ``out`` (and parents) and prove a file can be written there, else :class:`OutputError`."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".regae-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"Expected `device` like cpu, cuda, cuda:0 or auto, got {device!r}.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for but CUDA is not available; use --device cpu")
+    return dev
+
+
+def load_checked(path: Path, device: torch.device):
+    """``regae.load``, with any failure of ``torch.load`` on a foreign file turned into :class:`CheckpointError`."""
+    try:
+        return load(path, map_location=device)
+    except RegaeError:
+        raise
+    except Exception as exc:  # torch's weights-only unpickler raises KeyError/IndexError/... on junk
+        raise CheckpointError(f"checkpoint corrupt or not a checkpoint: {path} ({type(exc).__name__})") from None
+
+
+def training_budget(path: Path) -> dict[str, Any]:
+    """Steps, batch size and epochs-equivalent of a checkpoint, from what Lightning stored in it."""
+    ckpt = read_checkpoint(path)
+    data = ckpt.get("datamodule_hyper_parameters") or {}
+    batch = data.get("batch_size")
+    n_train = data.get("limit_train") or (TRAIN_SIZE - data.get("val_size", 5000) if data else None)
+    steps = int(ckpt.get("global_step", 0))
+    hp = ckpt.get("hyper_parameters", {})
+    return {
+        "global_step": steps, "completed_epochs": int(ckpt.get("epoch", 0)), "batch_size": batch,
+        "train_images": n_train, "epochs_equivalent": (steps * batch / n_train) if batch and n_train else None,
+        "optimizer": hp.get("optimizer"), "lr": hp.get("lr"), "widths": hp.get("widths"),
+    }
+
+
+def budget_section(paths: dict[str, Path], models: dict[str, Any]) -> Section:
+    rows, metrics = [], {}
+    for name, path in paths.items():
+        b = training_budget(path)
+        m = models[name]
+        b.update(checkpoint=str(path), arch=m.hparams.get("arch"), latent_dim=m.latent_dim,
+                 parameters=sum(p.numel() for p in m.parameters()))
+        metrics[name] = b
+        rows.append([name, f"`{path}`", f"{b['arch']} {b['widths'] or '(default widths)'}, d={m.latent_dim}",
+                     f"{b['parameters']:,}", b["global_step"], b["batch_size"], fmt(b["epochs_equivalent"], 2),
+                     f"{b['optimizer']} lr={b['lr']:g}"])
+    text = ("What each model is and how long it was trained (steps × batch size ÷ training images = "
+            "epochs).\n\n" + md_table(["AE", "checkpoint", "net", "parameters", "steps", "batch", "epochs",
+                                       "optimizer"], rows))
+    return Section("models", "Models and training budget", text, metrics)
+
+
+def summary_section(sections: dict[str, Section], names: list[str]) -> Section:
+    """The headline numbers, restated from the other sections' metrics."""
+    ov = sections["overview"].metrics
+    lines = ["- Test PSNR: " + ", ".join(f"{n} {fmt(ov[n]['test_psnr_db'])} dB" for n in names) + "."]
+    acc = sections["classification"].metrics["accuracy"]
+    best = {n: max(acc[n].values()) for n in names}
+    lines.append("- Best embedding classifier: " + ", ".join(f"{n} {pct(best[n])}" for n in names) + ".")
+    interp = sections["interpolation"].metrics["models"]
+    mid = [k for k, a in enumerate(sections["interpolation"].metrics["alphas"]) if a == 0.4 or a == 0.6]
+    if mid:
+        lines.append("- Interpolation, mean PSNR(Î_α, Î'_α) at α = 0.4/0.6: " + ", ".join(
+            f"{n} {'/'.join(fmt(interp[n]['per_alpha'][k]['psnr_db']['mean']) for k in mid)} dB" for n in names) + ".")
+    cmp = sections["classification"].metrics["comparison"]
+    for clf, c in cmp.items():
+        lines.append(f"- {clf}: {c['best']} ahead of {c['runner_up']} by {c['gap_points']:.2f} points.")
+    return Section("summary", "Summary", "\n".join(lines), {"best_classifier_accuracy": best})
+
+
+def build_report(ckpts: dict[str, Path], out: Path, cfg: ReportConfig | None = None,
+                 title: str = "Regularized autoencoders compared", intro: str = "") -> Path:
+    """Analyse ``ckpts`` ({name: path}) and write ``out/index.md``, ``index.html``, ``metrics.json``, PNGs."""
+    cfg = cfg or ReportConfig()
+    device = resolve_device(cfg.device)
+    check_writable(out)
+    models = {name: load_checked(path, device) for name, path in ckpts.items()}
+    train, test = load_split("train"), load_split("test")
+    timings: dict[str, float] = {}
+    sections: dict[str, Section] = {}
+    steps = [
+        ("models", lambda: budget_section(ckpts, models)),
+        ("overview", lambda: overview_section(models, test.images, test.labels, out, cfg.n_reg,
+                                              {n: str(p) for n, p in ckpts.items()})),
+        ("tsne", lambda: tsne_section(models, test.images, test.labels, out, cfg.n_tsne, cfg.seed)),
+        ("interpolation", lambda: interpolation_section(models, test.images, test.labels, out, cfg.n_pairs,
+                                                        cfg.seed)),
+        ("classification", lambda: probe_section(models, train, test, cfg.n_probe_train, cfg.seed)),
+    ]
+    for k, (key, run) in enumerate(steps, 1):
+        print(f"[report {k}/{len(steps)}] {key} ...", flush=True)
+        t0 = time.perf_counter()
+        sections[key] = run()
+        timings[key] = round(time.perf_counter() - t0, 2)
+    if len(models) >= 2:
+        sections = {"summary": summary_section(sections, list(models)), **sections}
+    meta = {"title": title, "checkpoints": {n: str(p) for n, p in ckpts.items()}, "config": asdict(cfg),
+            "timings_s": timings, "inf_encoding": 'PSNR of identical images (+inf) is written as the string "inf"; '
+            "a std that does not exist (all values inf) is null"}
+    write_report(list(sections.values()), out, title, intro, meta)
+    return out / "index.md"
+
+
+def write_report(sections: list[Section], out: Path, title: str, intro: str, meta: dict[str, Any]) -> None:
+    """index.md (sections in order), metrics.json ({'report': meta, key: metrics}) and index.html."""
+    md = [f"# {title}\n", intro.strip() + "\n" if intro.strip() else ""]
+    for i, s in enumerate(sections, 1):
+        md.append(f"## {i}. {s.title}\n\n{s.markdown.strip()}\n")
+    text = "\n".join(part for part in md if part)
+    metrics = {"report": meta, **{s.key: s.metrics for s in sections}}
+    try:
+        (out / "index.md").write_text(text, encoding="utf-8")
+        (out / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=1, allow_nan=False) + "\n")
+        (out / "index.html").write_text(to_html(text, title, out), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+
+
+CSS = ("body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
+       "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
+       "td:first-child,th:first-child{text-align:left}img{max-width:100%}code{font-size:.9em}")
+
+
+def to_html(markdown: str, title: str, folder: Path) -> str:
+    """Self-contained HTML: markdown rendered by markdown-it (tables on), PNGs inlined as base64."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+
+    def inline(match: re.Match) -> str:
+        path = folder / match.group(1)
+        if not path.is_file():
+            return match.group(0)
+        return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
+
+    body = re.sub(r'src="([^"/:]+\.png)"', inline, body)
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>{CSS}</style>'
+            f"</head><body>\n{body}</body></html>\n")

@@ -1,0 +1,41 @@
+import json
+
+import pytest
+
+from regae import load
+from regae.analysis.commands import plan_runs
+from regae.cli import main
+
+
+def test_plan_runs_budgets(tmp_path):
+    cpu = {r.name: r.argv for r in plan_runs(tmp_path, False, None, None, None, None, [])}
+    assert list(cpu) == ["sparse", "contractive"]
+    assert cpu["sparse"][:3] == ["fit", "--config", "sparse"] and cpu["contractive"][2] == "contractive"
+    # same budget for both on the CPU default; --full leaves the presets' 20 epochs alone
+    assert cpu["sparse"][3:-2] == cpu["contractive"][3:-2] and "--trainer.max_steps" in cpu["sparse"]
+    full = plan_runs(tmp_path, True, None, None, "gpu", "1", ["--data.batch_size", "256"])
+    assert full[0].argv == ["fit", "--config", "sparse", "--trainer.accelerator", "gpu", "--trainer.devices", "1",
+                            "--trainer.default_root_dir", str(tmp_path / "sparse"), "--data.batch_size", "256"]
+    epochs = plan_runs(tmp_path, False, 3, None, None, None, [])[0].argv
+    assert epochs[epochs.index("--trainer.max_epochs") + 1] == "3" and epochs[-3] == "-1"  # no step cap
+
+
+@pytest.mark.slow
+def test_compare_end_to_end_tiny_budget(tmp_path, capsys):
+    out, runs = tmp_path / "report", tmp_path / "runs"
+    argv = ["compare", "--out", str(out), "--runs-dir", str(runs), "--max-steps", "6", "--tsne-images", "200",
+            "--probe-train", "500", "--reg-images", "64", "--", "--model.widths", "[4,8,8]",
+            "--data.limit_train", "768", "--data.limit_test", "256", "--trainer.limit_val_batches", "1"]
+    assert main(argv) == 0
+    for name in ("sparse", "contractive"):
+        model = load(runs / name / "checkpoints" / "last.ckpt")  # a normal regae checkpoint
+        assert model.hparams.widths == [4, 8, 8]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["models"]["contractive"]["global_step"] == 6
+    assert set(metrics["overview"]) == {"sparse", "contractive"}
+    md = (out / "index.md").read_text()
+    assert "with the default CPU budget" in md and "changed by command-line overrides" in md
+    assert "--trainer.max_steps 6" in md and "--model.widths [4,8,8]" in md  # the exact commands
+    # a second run refuses to overwrite the checkpoints (before any work)
+    capsys.readouterr()
+    assert main(argv) == 2 and "already holds checkpoints; pass --reuse" in capsys.readouterr().err
