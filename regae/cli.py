@@ -110,6 +110,7 @@ class RegaeCLI(LightningCLI):
             "checkpoint.auto_insert_metric_name": False,
             "checkpoint.save_top_k": 1,
             "checkpoint.monitor": None,
+            "checkpoint.enable_version_counter": False,  # a rerun in the same dir overwrites last.ckpt
         })
         parser.link_arguments(
             "trainer.default_root_dir", "checkpoint.dirpath",
