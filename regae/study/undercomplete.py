@@ -36,9 +36,10 @@ def run(ctx: StudyContext) -> list[Section]:
         pca = pca_reconstruct(truncate(pca_fit, h), x_test).clamp(0, 1)
         m = {"hidden": h, "test_mse": mse(x_hat, x_test), "test_psnr": psnr(x_hat, x_test),
              "pca_same_size_psnr": psnr(pca, x_test), "train_steps": trained.steps, "train_seconds": trained.seconds}
-        h = encode(trained.model, x_test)  # (N, h)
-        m["code_fraction_saturated"] = float(((h < 0.01) | (h > 0.99)).float().mean()) if spec is SHALLOW_BCE else None
-        m["code_std_across_images"] = float(h.std(0).mean())
+        codes = encode(trained.model, x_test)  # (N, h)
+        saturated = ((codes < 0.01) | (codes > 0.99)).float().mean()
+        m["code_fraction_saturated"] = float(saturated) if spec is SHALLOW_BCE else None
+        m["code_std_across_images"] = float(codes.std(0).mean())
         metrics["models"][name] = m
         recons[name] = x_hat
         rows.append([name, h, m["test_mse"], m["test_psnr"], m["pca_same_size_psnr"]])

@@ -67,6 +67,9 @@ def test_study_all_tiny_writes_every_section(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {section_key(n) for n in EXPERIMENTS}
     index = (out / "index.md").read_text()
+    assert "tensor(" not in index  # every table cell is a formatted number, never a raw tensor
+    table_rows = [ln for ln in index.splitlines() if ln.startswith("|")]
+    assert table_rows and all(ln.endswith("|") for ln in table_rows)  # rows are whole, one line each
     sections = json.loads((out / "sections.json").read_text())
     for s in sections.values():
         assert f"## {s['title']}" in index
