@@ -34,26 +34,6 @@ class Result(NamedTuple):
     interpolation: Interpolation  # alphas (n,), pixel/latent (n, 1, 28, 28), psnr (n,), latent_dist (n,)
 
 
-class PerImageEncoder:
-    """``model`` with ``encode`` run one image at a time, each from its own fresh copy.
-
-    CPU conv kernels can round differently depending on where a row sits in memory, so
-    E(A) taken from the batch [B, A] may differ in the last bit from E(A) taken from the
-    mix batch at α = 0. ``interpolate`` relies on those two being the same number (that
-    is what makes PSNR +inf and ‖h_α − h'_α‖ 0 at the ends); encoding each image alone
-    makes every E(x) independent of its neighbours.
-    """
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model = model
-
-    def encode(self, x: Tensor) -> Tensor:  # (B, 1, 28, 28) -> (B, d)
-        return torch.cat([self.model.encode(xi.unsqueeze(0).clone()) for xi in x])
-
-    def decode(self, h: Tensor) -> Tensor:  # (B, d) -> (B, 1, 28, 28)
-        return self.model.decode(h)
-
-
 def alphas_for(steps: int) -> Tensor:
     """``steps`` evenly spaced α in [0, 1], both ends included: (steps,)."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer, float)) or steps != int(steps):
@@ -125,5 +105,5 @@ class Predictor:
         x = x.clamp(0, 1).unsqueeze(1)  # (2, 1, 28, 28)
         recon = model.decode(model.encode(x))  # (2, 1, 28, 28)
         # interpolate() mixes α x1 + (1-α) x2: x1 = B, x2 = A makes α the weight of B.
-        interp = interpolate(PerImageEncoder(model), x[1], x[0], alphas.to(self.device))
+        interp = interpolate(model, x[1], x[0], alphas.to(self.device))
         return Result(x.cpu(), recon.cpu(), Interpolation(*(t.cpu() for t in interp)))
