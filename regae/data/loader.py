@@ -61,9 +61,9 @@ class TensorBatchLoader:
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         if self._position >= len(self):
-            # The previous epoch was handed out in full. Lightning stops after len(self) batches
-            # without exhausting the generator (and calls set_epoch only on a `.sampler`), so the
-            # epoch advances here, not only after the loop below.
+            # The previous epoch was handed out in full. This is the one place the epoch advances:
+            # Lightning stops after len(self) batches without exhausting the generator (and calls
+            # set_epoch only on a `.sampler`), so code after the loop below would never run.
             self.epoch, self._position, self._resume_from = self.epoch + 1, 0, 0
         order = self._indices()
         start, self._resume_from = self._resume_from, 0
@@ -72,12 +72,6 @@ class TensorBatchLoader:
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             self._position = b + 1
             yield self.images[idx].unsqueeze(1).float().div_(255.0), self.labels[idx]
-        self.epoch += 1
-        self._position = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning at the start of each epoch (as for a DistributedSampler)."""
-        self.epoch = epoch
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "position": self._position, "seed": self.seed}
