@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from regae.runtime import configure_threads
+
 DEFAULT_CHECKPOINTS = Path(__file__).with_name("checkpoints")
 
 
@@ -31,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    configure_threads()  # before torch loads (see regae.runtime)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import torch
 

@@ -1,11 +1,23 @@
 """Send ``regae fit`` to Slurm (or run it locally) with submitit: DDP tasks, sweeps, requeue.
 
 Not part of the installed ``regae`` package: run ``python -m launch`` from the repository root.
+Names are imported on first use, so ``python -m launch`` can settle CPU threading
+(:mod:`regae.runtime`) before torch loads.
 """
 
-from launch.job import TrainJob
-from launch.options import LaunchOptions, parse_options
-from launch.status import format_table, rows
-from launch.submit import Launch, launch
+from __future__ import annotations
 
-__all__ = ["Launch", "LaunchOptions", "TrainJob", "format_table", "launch", "parse_options", "rows"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TrainJob": "launch.job", "LaunchOptions": "launch.options", "parse_options": "launch.options",
+    "format_table": "launch.status", "rows": "launch.status", "Launch": "launch.submit", "launch": "launch.submit",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'launch' has no attribute {name!r}")
