@@ -8,6 +8,7 @@ hyperparameters alone rebuild the model; ``_shared_step`` computes the loss once
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Literal
 
 import lightning.pytorch as pl
@@ -20,6 +21,7 @@ from regae.data.corrupt import Corruption
 from regae.errors import CheckpointError, ConfigError, NonFiniteLossError
 from regae.nets import AEOutput, build_net
 from regae.regularizers import build_regularizers
+from regae.schedule import check_schedule, lr_factor
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta, "sgd": torch.optim.SGD}
 CHECKPOINT_KEY = "regae"
@@ -46,6 +48,10 @@ class AutoEncoder(pl.LightningModule):
         lr: learning rate.
         weight_decay: the optimizer's (decoupled-from-loss) weight decay.
         momentum: SGD momentum.
+        lr_schedule: ``constant`` or ``cosine`` (linear warm-up, then cosine decay to
+            ``lr_floor · lr`` at the last step; see :mod:`regae.schedule`), stepped per batch.
+        warmup: fraction of the training steps spent warming up (cosine only).
+        lr_floor: final rate as a fraction of ``lr`` (cosine only).
         seed: seed of the per-step noise (corruption, Hutchinson probes); a resumed run draws
             the same noise as an uninterrupted one.
         history_every: record the training loss every this many steps (kept in the checkpoint).
@@ -66,6 +72,9 @@ class AutoEncoder(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         momentum: float = 0.0,
+        lr_schedule: Literal["constant", "cosine"] = "constant",
+        warmup: float = 0.0,
+        lr_floor: float = 0.0,
         seed: int = 0,
         history_every: int = 10,
     ) -> None:
@@ -78,6 +87,7 @@ class AutoEncoder(pl.LightningModule):
         for name, value in (("lr", lr), ("weight_decay", weight_decay), ("momentum", momentum)):
             if not (math.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
                 raise ConfigError(f"Expected `{name}` finite and {'> 0' if name == 'lr' else '>= 0'}, got {value}.")
+        check_schedule(lr_schedule, warmup, lr_floor)
         if history_every < 1:
             raise ConfigError(f"Expected `history_every` >= 1, got {history_every}.")
         self.net = build_net(
@@ -168,12 +178,18 @@ class AutoEncoder(pl.LightningModule):
         self.log("test/loss", loss, sync_dist=True)
         self.log("test/psnr", self.test_psnr)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
         hp = self.hparams
         kwargs: dict[str, Any] = {"lr": hp.lr, "weight_decay": hp.weight_decay}
         if hp.optimizer == "sgd":
             kwargs["momentum"] = hp.momentum
-        return OPTIMIZERS[hp.optimizer](self.parameters(), **kwargs)
+        optimizer = OPTIMIZERS[hp.optimizer](self.parameters(), **kwargs)
+        if hp.lr_schedule == "constant":
+            return optimizer
+        total = int(self.trainer.estimated_stepping_batches)  # the whole run (max_steps or max_epochs)
+        factor = partial(lr_factor, total=total, name=hp.lr_schedule, warmup=hp.warmup, floor=hp.lr_floor)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # -- checkpoint ----------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
