@@ -40,7 +40,7 @@ class AutoEncoder(pl.LightningModule):
         loss: reconstruction loss ``mse`` or ``bce`` (mean over pixels).
         regularizers: weighted penalties, e.g. ``[{name: contractive, weight: 1e-4, mode: exact}]``;
             names: l1, kl (rho), contractive (mode exact|hutchinson|closed_form, probes,
-            chunk_size, reuse_forward: exact VJPs on the training forward's graph, default true),
+            chunk_size (auto), samples (exact on a random m-subset of the batch), reuse_forward),
             weight_decay, vae_kl.
         corrupt: denoising input corruption ``kind:level`` (gaussian, salt_and_pepper,
             masking), applied to training inputs; the loss is taken against the clean image.
