@@ -4,6 +4,10 @@ For a pair (I₁, I₂) and α ∈ {0, .2, .4, .6, .8, 1}: Î_α = D(E(α I₁ +
 Î'_α = D(α h₁ + (1-α) h₂) (see :mod:`regae.analysis.interpolate`). Per α we report
 PSNR(Î_α, Î'_α) (data range 1) and ‖h_α - h'_α‖₂ as mean ± std over the pairs. At α = 0, 1
 both routes decode the same code: PSNR = ∞ and distance 0, written as such.
+
+Figures show the first training seed of each AE; the numbers average the seeds. Two AEs are
+compared by the per-pair mean PSNR over the interior α (0 < α < 1), paired over the same image
+pairs (paired bootstrap, :func:`regae.analysis.stats.paired_bootstrap`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch import Tensor  # noqa: E402
 
 from regae.analysis.interpolate import DEFAULT_ALPHAS, interpolate  # noqa: E402
 from regae.analysis.section import Section  # noqa: E402
+from regae.analysis.stats import paired_bootstrap, verdict  # noqa: E402
 from regae.analysis.tables import fmt, fmt_mean_std, md_table, mean_std  # noqa: E402
 from regae.data.mnist import to_float  # noqa: E402
 from regae.errors import DataError  # noqa: E402
@@ -127,10 +132,31 @@ def plot_curves(summaries: dict[str, list[dict]], path: Path) -> None:
     plt.close(fig)
 
 
-def interpolation_section(models: dict[str, object], test_images: Tensor, test_labels: Tensor, out: Path,
+def interior_psnr(results: PairResults, alphas=DEFAULT_ALPHAS) -> np.ndarray:
+    """Per pair, the mean PSNR(Î_α, Î'_α) over the interior α (0 < α < 1): (P,)."""
+    inner = [k for k, a in enumerate(alphas) if 0 < a < 1]
+    return results.psnr[:, inner].double().mean(1).numpy()
+
+
+def route_comparisons(per_pair: dict[str, np.ndarray], seed: int = 0) -> list[dict]:
+    """Every pair of AEs: difference of the mean interior PSNR, paired over image pairs."""
+    names, out = list(per_pair), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            r = paired_bootstrap(per_pair[a], per_pair[b], seed=seed)
+            r.update(a=a, b=b, sentence=verdict(a, b, r["estimate"], (r["ci_low"], r["ci_high"]), r["p"], "dB",
+                                                n_boot=r["n_boot"]))
+            out.append(r)
+    return out
+
+
+def interpolation_section(groups: dict[str, list], test_images: Tensor, test_labels: Tensor, out: Path,
                           n_pairs: int = 20, seed: int = 0, alphas=DEFAULT_ALPHAS, per_page: int = 10) -> Section:
     pairs = draw_pairs(test_labels, n_pairs, seed)
-    results = {name: run_pairs(m, test_images, pairs, alphas) for name, m in models.items()}
+    runs = {name: [run_pairs(m, test_images, pairs, alphas) for m in ms] for name, ms in groups.items()}
+    results = {name: rs[0] for name, rs in runs.items()}  # first seed: figures and per-α table
+    per_pair = {name: np.mean([interior_psnr(r, alphas) for r in rs], axis=0) for name, rs in runs.items()}
+    models = list(groups)
     summaries = {name: summary(r, alphas) for name, r in results.items()}
     figures = []
     for name, r in results.items():
@@ -143,14 +169,21 @@ def interpolation_section(models: dict[str, object], test_images: Tensor, test_l
     dist_rows = [[f"{a:g}"] + [fmt_mean_std(summaries[n][k]["latent_dist"], 3) for n in models]
                  for k, a in enumerate(alphas)]
     ends = ", ".join(f"{n}: {fmt(float(results[n].endpoint_dist.mean()), 3)}" for n in models)
+    cmp = route_comparisons(per_pair, seed)
+    multi = any(len(rs) > 1 for rs in runs.values())
     text = [
         f"{n_pairs} pairs of test images with different labels, drawn once with seed {seed} and used for every AE. "
         "I_α = α I₁ + (1−α) I₂; the pixel route decodes h_α = E(I_α), the latent route decodes "
         "h'_α = α h₁ + (1−α) h₂. Mean ± std over the pairs; at α = 0 and 1 both routes decode the same "
-        "code, so PSNR is ∞ (identical images) and the distance is 0.\n",
-        "**PSNR(Î_α, Î'_α) in dB**\n\n" + md_table(["α"] + list(models), psnr_rows),
-        "**‖h_α − h'_α‖₂**\n\n" + md_table(["α"] + list(models), dist_rows),
+        "code, so PSNR is ∞ (identical images) and the distance is 0."
+        + (" Tables and figures show the first training seed of each AE." if multi else "") + "\n",
+        "**PSNR(Î_α, Î'_α) in dB**\n\n" + md_table(["α"] + models, psnr_rows),
+        "**‖h_α − h'_α‖₂**\n\n" + md_table(["α"] + models, dist_rows),
         f"For scale, the mean endpoint distance ‖h₁ − h₂‖₂ is {ends}.\n",
+        "**How close the two routes stay**, mean PSNR over 0 < α < 1 per pair"
+        + (" (averaged over seeds)" if multi else "") + ": "
+        + ", ".join(f"{n} {per_pair[n].mean():.2f} dB" for n in models) + "."
+        + ("".join(f"\n- {c['sentence']} (paired bootstrap over the {n_pairs} pairs)." for c in cmp)),
         "![PSNR and latent distance vs alpha](interpolation_curves.png)\n",
     ]
     for name, first, fname in figures:
@@ -162,8 +195,10 @@ def interpolation_section(models: dict[str, object], test_images: Tensor, test_l
         "pairs": [{"index_1": i, "index_2": j, "label_1": int(test_labels[i]), "label_2": int(test_labels[j])}
                   for i, j in pairs.tolist()],
         "models": {n: {"per_alpha": summaries[n], "psnr_db_per_pair": results[n].psnr,
-                       "latent_dist_per_pair": results[n].dist, "endpoint_dist_per_pair": results[n].endpoint_dist}
+                       "latent_dist_per_pair": results[n].dist, "endpoint_dist_per_pair": results[n].endpoint_dist,
+                       "interior_psnr_db_per_pair_seed_mean": per_pair[n], "seeds": len(runs[n])}
                    for n in models},
+        "comparisons": cmp,
     }
     return Section("interpolation", "Pixel vs latent interpolation", "\n\n".join(t.strip() for t in text), metrics,
                    [Path("interpolation_curves.png")] + [Path(f) for _, _, f in figures])

@@ -58,8 +58,10 @@ def plot_tsne(panels: dict[str, np.ndarray], labels: np.ndarray, path: Path) -> 
     plt.close(fig)
 
 
-def tsne_section(models: dict[str, object], test_images: Tensor, test_labels: Tensor, out: Path,
+def tsne_section(groups: dict[str, list], test_images: Tensor, test_labels: Tensor, out: Path,
                  n: int = 2000, seed: int = 0) -> Section:
+    """One panel per AE (its first training seed)."""
+    models = {name: ms[0] for name, ms in groups.items()}
     idx = subset_indices(len(test_images), n, seed)
     labels = test_labels[idx].numpy()
     panels = {}
@@ -68,7 +70,8 @@ def tsne_section(models: dict[str, object], test_images: Tensor, test_labels: Te
     plot_tsne(panels, labels, out / "tsne.png")
     text = (
         f"t-SNE (scikit-learn, perplexity {PERPLEXITY:g}, PCA init, seed {seed}) of the embeddings of the same "
-        f"{len(idx):,} randomly chosen test images (seed {seed}) for every AE, coloured by the true digit.\n\n"
+        f"{len(idx):,} randomly chosen test images (seed {seed}) for every AE, coloured by the true digit"
+        + (" (first training seed of each AE)" if any(len(ms) > 1 for ms in groups.values()) else "") + ".\n\n"
         "![t-SNE of test embeddings](tsne.png)"
     )
     metrics = {"n_images": len(idx), "seed": seed, "perplexity": PERPLEXITY}
