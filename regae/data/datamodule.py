@@ -11,6 +11,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 
 from regae.data.dataset import DEFAULT_MAX_BYTES, ImageDataset
 from regae.data.loader import TensorBatchLoader
@@ -44,7 +45,8 @@ class ImageDataModule(pl.LightningDataModule):
         image_size: folders: resize every image to this size (int or [H, W]; bilinear);
             needed when the images differ in size.
         channels: folders: 1 (grey) or 3 (RGB); null: 3 if any image has colour, else 1.
-        max_bytes: refuse a dataset whose images need more memory than this (default 4 GiB).
+        max_bytes: refuse a dataset whose images need more memory than this (default 4 GiB;
+            during training the train/val split is held a second time, as a shuffled copy).
         skip_bad_files: folders: skip unreadable images (counted in a warning) instead of failing.
     """
 
@@ -89,6 +91,7 @@ class ImageDataModule(pl.LightningDataModule):
         self.limit_train, self.limit_test = limit_train, limit_test
         self.on_device, self.root = on_device, root
         self._train_loader: TensorBatchLoader | None = None
+        rank_zero_info(f"data: {self.data.summary()}, {val_size} of the training images for validation")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
