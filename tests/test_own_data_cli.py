@@ -1,5 +1,7 @@
 """Your own data through `regae fit` (a few steps) and `regae.load`; bad data is one line, nothing written."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,6 +11,8 @@ from regae.data import load_dataset, to_float
 from regae.data.ood import FASHION_CLASSES, fashion_available, missing_fashion_message
 from tests.helpers import TINY, run_cli
 from tests.owndata import RGB_CLASSES, make_grey_npz, make_idx_folder, make_rgb_folder
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def fit(root, data_args, *extra, config="sparse", steps=3):
@@ -81,7 +85,7 @@ def test_fashion_mnist_fit_and_load(tmp_path):
 def test_mnist_checkpoint_records_mnist_and_old_checkpoints_load_as_mnist(tmp_path):
     ckpt = fit(tmp_path / "run", [], "--model.widths", "[4, 8, 8]", steps=1)
     assert regae.load(ckpt).data_record["dataset"] == "mnist"
-    old = regae.load("demo/checkpoints/contractive.ckpt")  # made before datasets: no shape, no record
+    old = regae.load(REPO / "demo/checkpoints/contractive.ckpt")  # made before datasets: no shape, no record
     assert tuple(old.input_shape) == (1, 28, 28) and old.data_record is None
     assert load_data(old).spec == "mnist"
 
