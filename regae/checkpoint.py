@@ -1,4 +1,10 @@
-"""Loading a regae checkpoint safely: ``weights_only`` unpickling, clear errors."""
+"""Loading a regae checkpoint safely: ``weights_only`` unpickling, clear errors; its data.
+
+A checkpoint keeps the model's hyperparameters (``input_shape`` (C, H, W) among them; absent
+in checkpoints older than datasets, which are MNIST's (1, 28, 28)) and, under
+``checkpoint["regae"]["data"]``, the record of the dataset it was trained on
+(:meth:`regae.data.ImageDataset.record`: spec with an absolute path, shape, classes).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,9 @@ from typing import Any
 
 import torch
 
-from regae.errors import CheckpointError, ConfigError
+from regae.data.dataset import ImageDataset
+from regae.data.registry import load_recorded
+from regae.errors import CheckpointError, ConfigError, DataError
 from regae.module import CHECKPOINT_KEY, AutoEncoder
 
 
@@ -58,3 +66,23 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> AutoEnco
         raise CheckpointError(f"checkpoint {path} does not match its architecture: {str(exc)[:200]}") from None
     model.on_load_checkpoint(ckpt)
     return model.to(map_location).eval()
+
+
+def data_record(ckpt: dict[str, Any]) -> dict[str, Any] | None:
+    """The dataset record of a checkpoint dict (from :func:`read_checkpoint`); None if it has none."""
+    return ckpt.get(CHECKPOINT_KEY, {}).get("data")
+
+
+def load_data(model: AutoEncoder, **overrides: Any) -> ImageDataset:
+    """The dataset ``model`` (from :func:`load`) was trained on, read again into memory.
+
+    A checkpoint without a data record is MNIST's when the model takes 1x28x28 images;
+    otherwise a DataError asks for the dataset. ``overrides`` go to
+    :func:`regae.data.load_dataset` (e.g. ``max_bytes``).
+    """
+    record = model.data_record
+    if record is None and tuple(model.input_shape) != (1, 28, 28):
+        c, h, w = model.input_shape
+        raise DataError(f"the checkpoint does not say which dataset its {c}x{h}x{w} model was trained on; "
+                        "load it with regae.data.load_dataset(...)")
+    return load_recorded(record, **overrides)

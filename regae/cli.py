@@ -116,6 +116,8 @@ class RegaeCLI(LightningCLI):
             "trainer.default_root_dir", "checkpoint.dirpath",
             compute_fn=lambda root: os.path.join(root or ".", "checkpoints"),
         )
+        # the net is built for the data's (C, H, W): the data module reads its dataset when it is made
+        parser.link_arguments("data.input_shape", "model.input_shape", apply_on="instantiate")
 
     def _parse_ckpt_path(self) -> None:
         """Check ``--ckpt_path`` (exists, complete, a regae checkpoint, no code) before Lightning

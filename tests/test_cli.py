@@ -50,7 +50,7 @@ def test_fit_writes_loadable_checkpoint(tmp_path):
         (["--config", "sparse", "--model.regularizers", "[{name: foo, weight: 1}]"], "Unknown regularizer 'foo'"),
         (["--config", "sparse", "--model.regularizers", "[{name: l1, weight: -1}]"], "finite and >= 0"),
         (["--config", "sparse", "--model.latent_activation", "relu"], "KL sparsity needs"),
-        (["--config", "sparse", "--model.widths", "[4, 8]"], "widths"),
+        (["--config", "sparse", "--model.widths", "[4]"], "widths"),
         (["--config", "sparse", "--data.batch_size", "0"], "batch_size"),
     ],
 )

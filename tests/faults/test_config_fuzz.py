@@ -81,7 +81,7 @@ MUTATIONS = {
 }
 BAD_VALUES = {
     "latent_dim": st.sampled_from([0, -1, -7]),
-    "widths": st.sampled_from([[0], [-1], [3, 0], [1, 2, 3, 4]]),  # [1,2,3,4]: fine for mlp, not conv/unet
+    "widths": st.sampled_from([[0], [-1], [3, 0], [1, 2, 3, 4]]),  # [1,2,3,4]: fine for mlp and unet, not conv
     "latent_activation": st.sampled_from(["tanh", "", "Sigmoid"]),
     "loss": st.sampled_from(["l2", "MSE"]),
     "optimizer": st.sampled_from(["lbfgs", "Adam"]),
@@ -111,8 +111,9 @@ def bad_model(draw) -> tuple[str, dict]:
 
 
 def _is_really_bad(field: str, model: dict) -> bool:
-    """[1,2,3,4] widths are valid for an MLP; everything else in BAD_VALUES must be refused."""
-    return not (field == "widths" and model["arch"] == "mlp" and all(w > 0 for w in model["widths"]))
+    """[1,2,3,4] widths are valid for an MLP and a 4-level U-Net (28 -> 14 -> 7 -> 3); everything
+    else in BAD_VALUES must be refused."""
+    return not (field == "widths" and model["arch"] in ("mlp", "unet") and all(w > 0 for w in model["widths"]))
 
 
 def _one_step(model: rg.AutoEncoder) -> None:
