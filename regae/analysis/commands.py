@@ -134,14 +134,32 @@ def budget_text(runs: list[Run], full: bool, overridden: bool = False) -> str:
     return f"Trained by `regae compare` with {mode}. The training commands were:\n\n{cmds}\n"
 
 
+def split_data_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the rest, the ``--data.*`` options with their values) of ``argv``: the data options go to every fit."""
+    rest, data, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--data."):
+            takes_value = "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            data += argv[i : i + 2] if takes_value else [arg]
+            i += 2 if takes_value else 1
+            continue
+        rest.append(arg)
+        i += 1
+    return rest, data
+
+
 def compare_main(argv: list[str]) -> int:
-    """regae compare [--full] [--epochs N] [--max-steps N] [--out DIR] [--runs-dir DIR] [-- fit args...]"""
+    """regae compare [--full] [--epochs N] [--max-steps N] [--seeds N] [--data.* ...] [-- fit args...]"""
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
+    argv, data_args = split_data_args(argv)
+    extra = data_args + extra
     p = _Parser(prog="regae compare", description="Train the sparse and the contractive AE with `regae fit`, then "
-                "write the comparison report. Arguments after `--` go to both `regae fit` commands.")
+                "write the comparison report. `--data.*` options (e.g. --data.dataset fashion-mnist, "
+                "--data.dataset folder:PATH) and any arguments after `--` go to both `regae fit` commands.")
     p.add_argument("--out", type=Path, default=Path("report"), help="report folder (default %(default)s)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs/compare"),
                    help="training runs go to RUNS_DIR/sparse and RUNS_DIR/contractive (default %(default)s)")
