@@ -6,7 +6,9 @@ already installed) instead of installing torch once per session.
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
 import nox
 
@@ -57,9 +59,29 @@ def slurm(session: nox.Session) -> None:
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """The Gradio demo driven by Playwright in Debian's Chromium."""
-    session.run("bash", "demo/testing/install-chromium.sh", external=True)
-    session.run(*PYTEST, "-m", "browser", *session.posargs, external=True, success_codes=[0, NO_TESTS])
+    """The Gradio demo driven by Playwright in Debian's Chromium, and 8 gradio_client users at once.
+
+    Chromium is installed from Debian only if missing. Everything a run writes besides its
+    screenshots (artifacts/browser/) goes under one folder, .nox/browser/tmp: pytest's
+    --basetemp, Gradio's cache and uploads, TMPDIR (Playwright's and Chromium's profiles),
+    Chromium's and matplotlib's config and cache homes (not ~/.config, ~/.cache). It is
+    removed at the end, pass or fail.
+    """
+    work = Path(session.create_tmp()).resolve()  # .nox/browser/tmp; sets TMPDIR for the session
+    env = {
+        "TMPDIR": str(work),
+        "GRADIO_TEMP_DIR": str(work / "gradio"),
+        "XDG_CONFIG_HOME": str(work / "config"),
+        "XDG_CACHE_HOME": str(work / "cache"),
+        "MPLCONFIGDIR": str(work / "matplotlib"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    try:
+        session.run("bash", "demo/testing/install-chromium.sh", env=env, external=True)
+        session.run(*PYTEST, "-m", "browser", f"--basetemp={work / 'pytest'}", *session.posargs, env=env,
+                    external=True, success_codes=[0, NO_TESTS])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @nox.session
