@@ -1,6 +1,6 @@
 """The demo under load: USERS gradio_client users x RUNS runs each against ``python -m demo``.
 
-    python benchmarks/bench_demo_load.py [--users 32] [--runs 20] [--concurrency 1,2] [--timeout 600]
+    python benchmarks/bench_demo_load.py [--users 32] [--runs 20] [--concurrency 1,2] [--think 0] [--timeout 600]
 
 For each ``--concurrency`` value it starts ``python -m demo`` on a free 127.0.0.1 port (one
 torch thread, as the demo's default), waits until it serves, lets every user send its runs at
@@ -59,7 +59,9 @@ def start_server(port: int, concurrency: int, work: Path, checkpoints: Path, tim
             raise RuntimeError(f"server exited with {server.returncode}: {(work / 'server.log').read_text()[-2000:]}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).close()
-            print(f"  server up in {time.perf_counter() - t0:.1f} s (load avg {load_avg()})", flush=True)
+            said = [ln for ln in (work / "server.log").read_text().splitlines() if "analysed in" in ln]
+            print(f"  server up in {time.perf_counter() - t0:.1f} s ({said[-1].split(': ', 1)[1] if said else '?'}; "
+                  f"load avg {load_avg()})", flush=True)
             return server
         except OSError:
             time.sleep(0.5)
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "demo" / "checkpoints")
     parser.add_argument("--timeout", type=float, default=600, help="seconds for all runs of one server (default 600)")
     parser.add_argument("--startup-timeout", type=float, default=300)
+    parser.add_argument("--think", type=float, default=0.0, metavar="S",
+                        help="pause S x U(0.5, 1.5) s after each answer, like a student drawing (default 0: back to back)")
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",")]
 
@@ -109,13 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.users} users x {args.runs} runs: inputs and their answers ready in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         for level in levels:
-            print(f"\n== concurrency {level} ==", flush=True)
+            print(f"\n== concurrency {level}, {'back to back' if not args.think else f'think ~{args.think:g} s'} ==",
+                  flush=True)
             port = free_port()
             server = start_server(port, level, work, args.checkpoints, args.startup_timeout)
             try:
                 cpu0, load0 = cpu_seconds(server.pid), load_avg()
                 own0 = time.process_time()
-                report = run_users(f"http://127.0.0.1:{port}/", cases, args.model, args.timeout, work / "downloads")
+                report = run_users(f"http://127.0.0.1:{port}/", cases, args.model, args.timeout, work / "downloads",
+                                   think_s=args.think)
                 cpu = cpu_seconds(server.pid) - cpu0
                 own = time.process_time() - own0
             finally:

@@ -4,8 +4,9 @@ Used by ``benchmarks/bench_demo_load.py`` (32 users x 20 runs against ``python -
 the small version in ``tests/demo/test_demo_load.py`` (8 x 5, in the browser session).
 
 Each user is one ``gradio_client.Client`` (its own session) in its own thread. All users
-start together, and each sends its runs back to back: a new drawing pair the moment the last
-answer arrived, which is harsher than a class of students who draw between runs. Every run
+start together, and by default each sends its runs back to back: a new drawing pair the moment
+the last answer arrived, which is harsher than a class of students who draw between runs
+(``think_s`` > 0 pauses a user for think_s x U(0.5, 1.5) seconds after each answer). Every run
 sends a different pair of MNIST test digits drawn on the canvas, and every answer is checked
 against the answer for that input alone (computed in this process with the same predictor
 code): the digits as the model sees them (exact pixels), the predicted classes of A and B, and
@@ -126,7 +127,7 @@ def mismatch(case: Case, out: tuple) -> str | None:
 
 
 def run_users(url: str, cases: list[list[Case]], model: str, deadline_s: float, download_dir: Path,
-              steps: int = DEFAULT_STEPS) -> Report:
+              steps: int = DEFAULT_STEPS, think_s: float = 0.0) -> Report:
     """Send every user's cases at once, one thread and one client per user; stop at ``deadline_s``."""
     from gradio_client import Client, handle_file
 
@@ -146,6 +147,7 @@ def run_users(url: str, cases: list[list[Case]], model: str, deadline_s: float, 
         return {"background": None, "layers": [], "composite": handle_file(str(path))}
 
     def user(row: list[Case]) -> None:
+        pause = np.random.default_rng(row[0].user)  # each user thinks for its own, reproducible times
         try:
             client = Client(url, verbose=False, download_files=str(download_dir), ssl_verify=tls)
         except Exception as exc:  # could not even connect: all its runs are errors
@@ -159,7 +161,9 @@ def run_users(url: str, cases: list[list[Case]], model: str, deadline_s: float, 
             client.close()
             return
         try:
-            for case in row:
+            for i, case in enumerate(row):
+                if think_s > 0 and i > 0:
+                    time.sleep(min(think_s * pause.uniform(0.5, 1.5), max(0.0, deadline - time.perf_counter())))
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     break
