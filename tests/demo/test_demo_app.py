@@ -28,7 +28,7 @@ def free_port() -> int:
 def serve(predictor: Predictor):
     demo = build_demo(predictor.checkpoint_dir, rng=np.random.default_rng(0), predictor=predictor)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    return demo, Client(demo.local_url, verbose=False)
+    return demo, Client(demo.local_url, verbose=False, download_files=os.environ["GRADIO_TEMP_DIR"])
 
 
 @pytest.fixture(scope="module")
