@@ -86,5 +86,9 @@ def browser(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Speed/memory benchmarks: naive vs regae in one run, ratios with PASS/FAIL (not in CI)."""
+    """Speed/memory benchmarks: naive vs regae in one run, ratios with PASS/FAIL (not in CI).
+
+    Then the demo under load: 32 gradio_client users x 20 runs against `python -m demo` (~5 min).
+    """
     session.run(PY, "benchmarks/run.py", *session.posargs, external=True)
+    session.run(PY, "benchmarks/bench_demo_load.py", external=True)

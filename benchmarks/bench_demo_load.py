@@ -71,7 +71,7 @@ def start_server(port: int, concurrency: int, work: Path, checkpoints: Path, tim
 
 def stop_server(server: subprocess.Popen) -> None:
     if server.poll() is None:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)  # not SIGINT: a shell's background job ignores it
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
