@@ -6,7 +6,9 @@ already installed) instead of installing torch once per session.
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
 import nox
 
@@ -57,12 +59,36 @@ def slurm(session: nox.Session) -> None:
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """The Gradio demo driven by Playwright in Debian's Chromium."""
-    session.run("bash", "demo/testing/install-chromium.sh", external=True)
-    session.run(*PYTEST, "-m", "browser", *session.posargs, external=True, success_codes=[0, NO_TESTS])
+    """The Gradio demo driven by Playwright in Debian's Chromium, and 8 gradio_client users at once.
+
+    Chromium is installed from Debian only if missing. Everything a run writes besides its
+    screenshots (artifacts/browser/) goes under one folder, .nox/browser/tmp: pytest's
+    --basetemp, Gradio's cache and uploads, TMPDIR (Playwright's and Chromium's profiles),
+    Chromium's and matplotlib's config and cache homes (not ~/.config, ~/.cache). It is
+    removed at the end, pass or fail.
+    """
+    work = Path(session.create_tmp()).resolve()  # .nox/browser/tmp; sets TMPDIR for the session
+    env = {
+        "TMPDIR": str(work),
+        "GRADIO_TEMP_DIR": str(work / "gradio"),
+        "XDG_CONFIG_HOME": str(work / "config"),
+        "XDG_CACHE_HOME": str(work / "cache"),
+        "MPLCONFIGDIR": str(work / "matplotlib"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    try:
+        session.run("bash", "demo/testing/install-chromium.sh", env=env, external=True)
+        session.run(*PYTEST, "-m", "browser", f"--basetemp={work / 'pytest'}", *session.posargs, env=env,
+                    external=True, success_codes=[0, NO_TESTS])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Speed/memory benchmarks: naive vs regae in one run, ratios with PASS/FAIL (not in CI)."""
+    """Speed/memory benchmarks: naive vs regae in one run, ratios with PASS/FAIL (not in CI).
+
+    Then the demo under load: 32 gradio_client users x 20 runs against `python -m demo` (~5 min).
+    """
     session.run(PY, "benchmarks/run.py", *session.posargs, external=True)
+    session.run(PY, "benchmarks/bench_demo_load.py", external=True)
