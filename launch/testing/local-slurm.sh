@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real multi-node Slurm on this one machine, for `nox -s slurm` and for trying `python -m launch`.
 #
+#   bash launch/testing/local-slurm.sh install             apt-get install slurm-wlm munge, if missing
 #   bash launch/testing/local-slurm.sh start [--nodes N]   N slurmd daemons (default 2) named
 #                                          regae-n1..regae-nN, one slurmctld, a private munged
 #   eval "$(bash launch/testing/local-slurm.sh env)"       point sbatch/squeue/... at this cluster
@@ -94,17 +95,24 @@ stepds_of() {  # the slurmstepd parents of the given pids
   done | sort -u
 }
 
-stop_daemon() {  # stop_daemon <pidfile> <expected comm>
-  local f=$1 name=$2 pid
-  [ -s "$f" ] || return 0
-  pid=$(cat "$f")
-  if ! kill -0 "$pid" 2>/dev/null || [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$name" ]; then
-    rm -f "$f"; return 0
-  fi
-  kill -TERM "$pid"
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && { log "$name: SIGKILL $pid"; kill -KILL "$pid"; }
-  rm -f "$f"; log "stopped $name (pid $pid)"
+stop_daemons() {  # stop_daemons NAME:PIDFILE...: SIGTERM all at once, SIGKILL what is left after 10 s
+  local item name f pid pids=()
+  for item in "$@"; do
+    name=${item%%:*}; f=${item#*:}
+    [ -s "$f" ] || continue
+    pid=$(cat "$f"); rm -f "$f"
+    # only a live process of the expected name: a stale pid file may name someone else's process now
+    kill -0 "$pid" 2>/dev/null && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || continue
+    kill -TERM "$pid"; pids+=("$pid"); log "stopping $name (pid $pid)"
+  done
+  for _ in $(seq 100); do
+    local left=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
+    pids=("${left[@]}")
+    [ ${#pids[@]} = 0 ] && return 0
+    sleep 0.1
+  done
+  log "SIGKILL ${pids[*]}"; kill -KILL "${pids[@]}" 2>/dev/null || true
 }
 
 wait_idle() {  # wait_idle NODE...: until each node is idle (or mixed/allocated), 60 s at most
@@ -160,7 +168,7 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 # a private munged; requeued jobs wait cred_expire seconds before they restart (default 120)
-AuthInfo=socket=$DIR/munge/munge.socket,cred_expire=10
+AuthInfo=socket=$DIR/munge/munge.socket,cred_expire=5
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -263,6 +271,11 @@ start() {
   [ ! -e "$DIR" ] || [ -e "$MARK" ] || [ -z "$(ls -A "$DIR")" ] \
     || die "$DIR exists and was not made by this script; set LOCAL_SLURM_DIR"
   [ ! -e "$MARK" ] || stop  # what a crashed run left behind
+  local up=$DIR
+  while up=$(dirname "$up"); [ "$up" != / ]; do  # munged serves its socket only on such a path
+    [ ! -d "$up" ] || [ "$(( 0$(stat -c %a "$up") & 1 ))" = 1 ] \
+      || die "$up is not searchable by all (chmod o+x), which munged needs for its socket; set LOCAL_SLURM_DIR"
+  done
   install_packages
   for i in $(seq 0 "$n"); do free_port $((PORT + i)); done
 
@@ -323,10 +336,10 @@ stop() {
       for _ in $(seq 100); do [ -z "$(squeue -h -t R,CG -o %A 2>/dev/null)" ] && break; sleep 0.2; done
     fi
   fi
-  local name
-  for name in $(nodes); do stop_daemon "$DIR/pid/slurmd-$name.pid" slurmd; done
-  stop_daemon "$DIR/pid/slurmctld.pid" slurmctld
-  stop_daemon "$DIR/pid/munged.pid" munged
+  local name daemons=()
+  for name in $(nodes); do daemons+=("slurmd:$DIR/pid/slurmd-$name.pid"); done
+  stop_daemons "${daemons[@]}" "slurmctld:$DIR/pid/slurmctld.pid"
+  stop_daemons "munged:$DIR/pid/munged.pid"  # last: the others talk through it until they exit
   local left stepds
   mapfile -t left < <(cluster_pids)  # job processes of this cluster that outlived it
   if [ ${#left[@]} -gt 0 ]; then
@@ -340,10 +353,11 @@ stop() {
 }
 
 case "$ACTION" in
+  install) [ "$(id -u)" = 0 ] || die "must run as root"; install_packages ;;
   start) start "$@" ;;
   stop) set +e; stop ;;
   env) env_lines ;;
   kill-node) kill_node "$@" ;;
   start-node) revive_node "$@" ;;
-  *) echo "usage: $0 start [--nodes N] | stop | env | kill-node NAME | start-node NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 install | start [--nodes N] | stop | env | kill-node NAME | start-node NAME" >&2; exit 2 ;;
 esac
