@@ -24,6 +24,8 @@ METRICS = ("train/loss", "val/psnr", "test/psnr")
 #: Slurm states of a job that is over (and will not be requeued by Slurm itself)
 ENDED_STATES = {"COMPLETED", "FAILED", "NODE_FAIL", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "BOOT_FAIL",
                 "DEADLINE", "SPECIAL_EXIT"}
+#: Slurm states of a job that was requeued and waits to start again
+REQUEUED_STATES = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
 
 
 def read_launch(root: Path) -> dict[str, Any]:
@@ -51,7 +53,9 @@ def run_row(record: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     state = scheduler_state(record, run["job_id"])
     run_state = status.get("state", "queued")
     if state in ENDED_STATES and run_state in ("queued", "running"):
-        run_state = "lost"  # the job ended without a last word from rank 0 (its node died, SIGKILL)
+        run_state = "interrupted"  # the job ended without a last word from rank 0 (its node died, SIGKILL)
+    elif state in REQUEUED_STATES and run_state == "running":
+        run_state = "requeued"  # killed after saving on SIGTERM, waiting to start again
     return {
         "run": run["name"], "job": run["job_id"], "state": state, "run_state": run_state,
         "step": status.get("global_step", 0), "ckpt_step": checkpoint_step(ckpt) if ckpt else None,
