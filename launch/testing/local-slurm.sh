@@ -17,7 +17,9 @@
 # makes the node names resolve to 127.0.0.1 (Lightning takes MASTER_ADDR from the node list),
 # added only if the names do not resolve already; `stop` removes exactly that line, so the file
 # is byte-identical afterwards. A failed or interrupted `start` undoes itself (trap).
-# `apt-get install slurm-wlm munge` runs once if the commands are missing.
+# `install` (also run by `start`) runs `apt-get install slurm-wlm munge` if the commands are
+# missing, with a /usr/sbin/policy-rc.d that keeps the packages from starting their services if
+# there is none (removed again, also when interrupted).
 # Debian 12 / slurm-wlm 22.05, run as root; no systemd, no cgroups. Traffic stays on loopback.
 #
 # Env: LOCAL_SLURM_DIR   the cluster folder (created; removed by stop)
@@ -32,7 +34,7 @@ PORT=${LOCAL_SLURM_PORT:-16817}
 PREFIX=${LOCAL_SLURM_NAME:-regae-n}
 CONF=$DIR/slurm.conf
 MARK=$DIR/.regae-local-slurm          # only a folder holding this file is ever removed
-HOSTS=${LOCAL_SLURM_HOSTS_FILE:-/etc/hosts}
+HOSTS=/etc/hosts
 TAG="# regae local-slurm $DIR"        # ends the /etc/hosts line this cluster added
 export SLURM_CONF=$CONF
 
@@ -139,14 +141,15 @@ install_packages() {
     return 0
   fi
   log "installing slurm-wlm + munge (apt)"
-  local policy=/usr/sbin/policy-rc.d made_policy=0
+  local policy=/usr/sbin/policy-rc.d
   if [ ! -e $policy ]; then  # keep the packages' scripts from starting services
-    printf '#!/bin/sh\nexit 101\n' > $policy; chmod +x $policy; made_policy=1
+    printf '#!/bin/sh\nexit 101\n' > $policy; chmod +x $policy
+    trap "rm -f $policy" EXIT; trap 'exit 130' INT TERM
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null \
-    || { [ $made_policy = 1 ] && rm -f $policy; die "apt-get install slurm-wlm munge failed"; }
-  [ $made_policy = 1 ] && rm -f $policy
+    || die "apt-get install slurm-wlm munge failed"
+  if [ "$(trap -p EXIT)" ]; then rm -f $policy; trap - EXIT INT TERM; fi
   return 0
 }
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -71,10 +72,12 @@ def test_time_limit_signal_checkpoints_requeues_and_resumes(slurm_up: str, tmp_p
     assert record["options"]["fit_argv"] == RUN and record["runs"][0]["jobs"] == [job.job_id]
 
     pid = hold_after_checkpoint(run)
-    reference = uninterrupted(run, tmp_path)  # computed while Slurm's clock runs
-    # 1-minute limit, signal 5 s before it: Slurm sends USR2 at its first check after 25 s
-    release_on(pid, signal.SIGUSR2, timeout=120)
-    assert wait([job], settle_s=60) == 0
+    with ThreadPoolExecutor(1) as pool:
+        reference = pool.submit(uninterrupted, run, tmp_path)  # trains while Slurm's clock runs
+        # 1-minute limit, signal 5 s before it: Slurm sends USR2 at its first check after 25 s
+        release_on(pid, signal.SIGUSR2, timeout=120)
+        assert wait([job], settle_s=60) == 0
+        reference = reference.result()
 
     saves = signal_saves(job.stdout() or "", "SIGUSR2")  # one save per time limit reached
     attempts = read_attempts(run)
@@ -106,8 +109,10 @@ def test_preemption_of_two_ranks_resumes_from_the_step_both_saved(slurm_up: str,
     release_on(pid, signal.SIGTERM, timeout=30)
     # both ranks save at the next step and wait; Slurm kills them after KillWait and starts the job again
     wait_for(lambda: not send(pid, 0), 60, "the preempted attempt to end")
-    reference = uninterrupted(run, tmp_path)
-    assert wait([job], settle_s=60) == 0
+    with ThreadPoolExecutor(1) as pool:
+        reference = pool.submit(uninterrupted, run, tmp_path)  # trains while the job runs again
+        assert wait([job], settle_s=60) == 0
+        reference = reference.result()
 
     logs = [job.task(i).stdout() or "" for i in range(2)]
     for rank in (0, 1):  # one Lightning process per Slurm task, each in its own log
