@@ -49,12 +49,10 @@ def faults(session: nox.Session) -> None:
 
 @nox.session
 def slurm(session: nox.Session) -> None:
-    """submitit launcher against a real single-node Slurm started (and stopped) here."""
-    session.run("bash", "launch/testing/local-slurm.sh", "start", external=True)
-    try:
-        session.run(*PYTEST, "-m", "slurm", *session.posargs, external=True, success_codes=[0, NO_TESTS])
-    finally:
-        session.run("bash", "launch/testing/local-slurm.sh", "stop", external=True)
+    """The launcher against a real 2-node Slurm on this machine: launch/testing/slurm-tests.sh
+    starts it in a folder of its own, runs the `slurm` tests, stops it, removes the folder and
+    fails if /etc/slurm, /usr/local/bin or /etc/hosts changed (root: installs slurm-wlm + munge)."""
+    session.run("bash", "launch/testing/slurm-tests.sh", PY, *session.posargs, external=True)
 
 
 @nox.session
