@@ -67,16 +67,24 @@ def report_main(argv: list[str]) -> int:
                    help="a regae checkpoint (repeat for several AEs; two or more adds the comparison)")
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default %(default)s)")
     p.add_argument("--title", default="Regularized autoencoders compared")
+    p.add_argument("--intro", metavar="TEXT|@FILE",
+                   help="markdown put under the title (e.g. how the checkpoints were trained); @FILE reads it from FILE")
     _analysis_args(p)
     args = p.parse_args(argv)
     ckpts = parse_ckpt_args(args.ckpt)
+    intro = args.intro or ""
+    if intro.startswith("@"):
+        try:
+            intro = Path(intro[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"regae report: cannot read --intro file {intro[1:]}: {exc.strerror or exc}") from None
     cfg = _config(args)
     from regae.analysis.report import build_report
 
     if len(ckpts) == 1:
         print("regae report: one checkpoint: writing a single-AE report (give two --ckpt to compare AEs)")
     t0 = time.perf_counter()
-    index = build_report(ckpts, args.out, cfg, title=args.title)
+    index = build_report(ckpts, args.out, cfg, title=args.title, intro=intro)
     print(f"report written to {index} ({time.perf_counter() - t0:.0f} s); also index.html and metrics.json")
     return 0
 
