@@ -40,9 +40,9 @@ WARNINGS: tuple[Noise, ...] = (
           r"\.logger_connector", UserWarning,
           "`--trainer.logger true` (the default) means CSV logs, or TensorBoard when it is installed; the README "
           "says so."),
-    Noise(r".*LightningCLI's args parameter is intended to run from within Python", r"lightning\.pytorch\.cli",
+    Noise(r".*LightningCLI.s args parameter is intended to run from within Python", r"lightning\.pytorch\.cli",
           UserWarning, "regae hands LightningCLI its own (preset-resolved) argv on purpose."),
-    Noise(r"(?s).*deprecated in v4\.", r"lightning\.pytorch\.cli", DeprecationWarning,
+    Noise(r"(?s).*(deprecated in v4\.|By default only one JsonargparseDeprecationWarning)", r"lightning\.pytorch\.cli", DeprecationWarning,
           "jsonargparse >= 4.49 deprecates calls Lightning's CLI makes (add_instantiator, skip_none, ...)."),
 )
 

@@ -79,27 +79,28 @@ class RegaeCLI(LightningCLI):
         self.trainer.test(self.model, datamodule=self.datamodule, verbose=True)
 
 
-def default_trainer_settings() -> dict:
-    """regae's Trainer defaults: the bar in a terminal, else one line per epoch; no summary table."""
-    return {
+def trainer_defaults(extra: dict | None = None) -> dict:
+    """regae's Trainer defaults: the bar in a terminal, else one line per epoch; no summary table.
+
+    ``extra`` adds or replaces defaults (``launch/`` passes Slurm plugins and its callbacks this
+    way); its ``callbacks`` are added to regae's, and a progress bar among them replaces regae's.
+    """
+    defaults: dict = {
         "callbacks": [ProgressBar(refresh_rate=10), EpochSummary()],
         "default_root_dir": "runs/default",
         "enable_progress_bar": sys.stdout.isatty(),  # Lightning's bar writes to stdout; a log gets epoch lines
         "enable_model_summary": False,  # EpochSummary prints a one-line summary instead
     }
+    extra = dict(extra or {})
+    theirs = list(extra.pop("callbacks", []))
+    if any(isinstance(c, BaseProgressBar) for c in theirs):
+        defaults["callbacks"] = [c for c in defaults["callbacks"] if not isinstance(c, BaseProgressBar)]
+    defaults["callbacks"] += theirs
+    return {**defaults, **extra}
 
 
 def run_trainer_cli(argv: list[str], trainer_defaults_extra: dict | None = None) -> None:
-    """Run fit/validate/test/predict; ``trainer_defaults_extra`` adds or replaces Trainer defaults
-    (``launch/`` passes Slurm plugins and its callbacks this way). Its ``callbacks`` are added to
-    regae's; a progress bar among them replaces regae's bar."""
-    trainer_defaults = default_trainer_settings()
-    extra = dict(trainer_defaults_extra or {})
-    theirs = list(extra.pop("callbacks", []))
-    if any(isinstance(c, BaseProgressBar) for c in theirs):
-        trainer_defaults["callbacks"] = [c for c in trainer_defaults["callbacks"] if not isinstance(c, BaseProgressBar)]
-    trainer_defaults["callbacks"] += theirs
-    trainer_defaults.update(extra)
+    """Run fit/validate/test/predict with :func:`trainer_defaults` (``trainer_defaults_extra`` as its ``extra``)."""
     # a parse error raises (one line below) instead of printing the whole usage and exiting
     parser_kwargs: dict = {"description": overview(), "exit_on_error": False}
     parser_kwargs.update({c: {"description": TRAINER_COMMANDS.get(c, c), "exit_on_error": False} for c in SUBCOMMANDS})
@@ -110,7 +111,7 @@ def run_trainer_cli(argv: list[str], trainer_defaults_extra: dict | None = None)
                 MNISTDataModule,
                 seed_everything_default=0,
                 save_config_kwargs={"overwrite": True},
-                trainer_defaults=trainer_defaults,
+                trainer_defaults=trainer_defaults(trainer_defaults_extra),
                 parser_kwargs=parser_kwargs,
                 args=argv,
             )

@@ -37,10 +37,14 @@ def test_fit_help_explains_model_options():
 
 
 def test_fit_writes_loadable_checkpoint(tmp_path):
+    from regae.preflight import check_config_file
+
     ckpt = fit_tiny(tmp_path, config="contractive", steps=2)
     model = regae.load(ckpt)
     assert model.hparams.regularizers == [{"name": "contractive", "weight": 1e-4, "mode": "exact"}]
-    assert (tmp_path / "config.yaml").exists() or any(tmp_path.rglob("config.yaml"))
+    saved = sorted(tmp_path.rglob("config.yaml"))
+    assert saved
+    check_config_file(str(saved[0]))  # a run's own resolved config passes the early checks (launch/ trains from one)
 
 
 @pytest.mark.parametrize(
@@ -71,3 +75,59 @@ def test_unknown_architecture_fails_before_training(tmp_path):
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "regae", "presets"], capture_output=True, text=True, check=True)
     assert "contractive" in proc.stdout
+
+
+HEAVY = ("torch", "lightning", "lightning_fabric", "pytorch_lightning", "jsonargparse", "torchmetrics", "numpy",
+         "matplotlib", "sklearn", "scipy", "regae.analysis", "regae.study", "regae.trainer_cli")
+
+
+def imported_modules(*args: str) -> tuple[int, set[str], str]:
+    """Run ``python -X importtime -m regae ARGS``; (exit code, every module it imported, stderr without them)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "regae", *args],
+                          capture_output=True, text=True, timeout=60)
+    lines = proc.stderr.splitlines()
+    names = {ln.rsplit("|", 1)[1].strip() for ln in lines if ln.startswith("import time:") and "|" in ln}
+    rest = "\n".join(ln for ln in lines if not ln.startswith("import time:"))
+    return proc.returncode, names, rest
+
+
+@pytest.mark.parametrize("args", [
+    (), ("--help",), ("presets",), ("frobnicate",),
+    ("fit", "--config", "nosuch"),
+    ("fit", "--config", "sparse", "--model.latnt_dim", "3"),
+    ("fit", "--modle.lr", "1"),
+])
+def test_answers_without_torch_or_lightning(args):
+    """The overview, the presets and the mistakes found before training import none of the heavy
+    packages (importing Lightning alone takes 5-7 s on a 2-core machine)."""
+    code, names, err = imported_modules(*args)
+    assert "regae.cli" in names  # the measurement sees the command's own imports
+    heavy = sorted(n for n in names if n.startswith(HEAVY))
+    assert heavy == [], heavy
+    assert code == (2 if err else 0)
+    assert err.count("\n") == 0 and "Traceback" not in err  # one line, or nothing
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    proc = subprocess.Popen([sys.executable, "-m", "regae", "presets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written (`regae presets | head -0`)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141  # 128 + SIGPIPE, as a shell reports for cat or ls
+    assert err == ""
+
+
+def test_unknown_command_is_one_line():
+    code, out, err = run_cli("frobnicate")
+    assert code == 2 and out == ""
+    assert err == "regae: error: unknown command 'frobnicate'; commands: fit, validate, test, compare, report, " \
+                  "study, presets (see regae --help)\n"
+
+
+def test_value_errors_from_the_parser_are_one_line(tmp_path):
+    code, _, err = run_cli("fit", "--config", "sparse", "--data.batch_size", "many",
+                           "--trainer.default_root_dir", str(tmp_path))
+    assert code == 2
+    assert err.startswith("regae: error: ") and err.count("\n") == 1
+    assert '"data.batch_size"' in err and "many" in err and "regae fit --help" in err
+    assert not (tmp_path / "checkpoints").exists()
