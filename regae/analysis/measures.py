@@ -96,7 +96,7 @@ def plot_reconstructions(images: Tensor, recons: dict[str, Tensor], path: Path) 
     for r, (name, imgs) in enumerate([("input", to_float(images))] + list(recons.items())):
         for c in range(n):
             ax = axes[r, c]
-            ax.imshow(imgs[c, 0], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(imgs[c, 0].detach().cpu().numpy(), cmap="gray", vmin=0, vmax=1)  # numpy: matplotlib warns on tensors
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
