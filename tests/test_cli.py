@@ -1,5 +1,6 @@
 """The regae command: presets, help, one-line errors before training starts."""
 
+import json
 import subprocess
 import sys
 
@@ -77,18 +78,24 @@ def test_console_script_runs():
     assert "contractive" in proc.stdout
 
 
-HEAVY = ("torch", "lightning", "lightning_fabric", "pytorch_lightning", "jsonargparse", "torchmetrics", "numpy",
-         "matplotlib", "sklearn", "scipy", "regae.analysis", "regae.study", "regae.trainer_cli")
+HEAVY = {"torch", "lightning", "lightning_fabric", "pytorch_lightning", "jsonargparse", "torchmetrics", "numpy",
+         "matplotlib", "sklearn", "scipy", "regae.trainer_cli", "regae.module"}
+HEAVY_PREFIXES = tuple(f"{name}." for name in HEAVY)
 
 
-def imported_modules(*args: str) -> tuple[int, set[str], str]:
-    """Run ``python -X importtime -m regae ARGS``; (exit code, every module it imported, stderr without them)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "regae", *args],
-                          capture_output=True, text=True, timeout=60)
-    lines = proc.stderr.splitlines()
-    names = {ln.rsplit("|", 1)[1].strip() for ln in lines if ln.startswith("import time:") and "|" in ln}
-    rest = "\n".join(ln for ln in lines if not ln.startswith("import time:"))
-    return proc.returncode, names, rest
+def imported_modules(tmp_path, *args: str) -> tuple[int, set[str], str]:
+    """Run ``python -m regae ARGS`` in a fresh interpreter: (exit code, the modules it imported, stderr)."""
+    dump = tmp_path / "modules.json"
+    script = ("import json, sys, regae.__main__ as m\n"
+              "try:\n    code = m.main(sys.argv[2:])\nfinally:\n"
+              "    open(sys.argv[1], 'w').write(json.dumps(sorted(sys.modules)))\n"
+              "sys.exit(code)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(dump), *args], capture_output=True, text=True, timeout=60)
+    return proc.returncode, set(json.loads(dump.read_text())), proc.stderr
+
+
+LAZY_NOT_YET = pytest.mark.xfail(strict=True, reason="regae/analysis and regae/study import torch/Lightning at "
+                                 "module level (the lead's rewrite makes them lazy; then drop this mark)")
 
 
 @pytest.mark.parametrize("args", [
@@ -96,16 +103,19 @@ def imported_modules(*args: str) -> tuple[int, set[str], str]:
     ("fit", "--config", "nosuch"),
     ("fit", "--config", "sparse", "--model.latnt_dim", "3"),
     ("fit", "--modle.lr", "1"),
+    pytest.param(("compare", "--help"), marks=LAZY_NOT_YET),
+    pytest.param(("report", "--help"), marks=LAZY_NOT_YET),
+    pytest.param(("study", "--help"), marks=LAZY_NOT_YET),
 ])
-def test_answers_without_torch_or_lightning(args):
-    """The overview, the presets and the mistakes found before training import none of the heavy
-    packages (importing Lightning alone takes 5-7 s on a 2-core machine)."""
-    code, names, err = imported_modules(*args)
-    assert "regae.cli" in names  # the measurement sees the command's own imports
-    heavy = sorted(n for n in names if n.startswith(HEAVY))
-    assert heavy == [], heavy
+def test_answers_without_torch_or_lightning(tmp_path, args):
+    """The overview, the presets, the commands' help and the mistakes found before training import
+    none of the heavy packages (importing Lightning alone takes 5-7 s on a 2-core machine)."""
+    code, names, err = imported_modules(tmp_path, *args)
+    assert "regae.cli" in names
+    heavy = sorted(n for n in names if n.startswith(HEAVY_PREFIXES) or n in HEAVY)
+    assert heavy == [], heavy[:10]
     assert code == (2 if err else 0)
-    assert err.count("\n") == 0 and "Traceback" not in err  # one line, or nothing
+    assert err.count("\n") <= 1 and "Traceback" not in err  # one line, or nothing
 
 
 def test_output_into_a_closed_pipe_ends_quietly():
