@@ -6,7 +6,7 @@ validation PSNR (without Lightning's logger version number). Without a bar
 Slurm log), :class:`EpochSummary` prints one line per epoch instead; it also prints one line
 when training starts, in place of Lightning's model summary table::
 
-    training 29,745 parameters on cpu x1: 430 batches per epoch, at most 20 epochs; checkpoints in runs/sparse/checkpoints
+    training 309,553 parameters on cpu x1: 430 batches per epoch, at most 20 epochs; checkpoints in runs/sparse/checkpoints
     epoch 3/20  step 1290  train/loss 0.0213  val/psnr 18.42 dB  (41 s)
 """
 
