@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import select
 import sys
 from pathlib import Path
 from typing import Any
@@ -123,20 +124,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("regae: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `regae presets | head -3`: the reader has all it wanted
-        _silence_stdout()
+    except BrokenPipeError:
+        fd = _closed_stdout_fd()
+        if fd is None:  # another pipe or socket broke: a bug, keep its traceback
+            raise
+        # `regae presets | head -3`: the reader has all it wanted. Point stdout at /dev/null so the
+        # interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
         return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+def _closed_stdout_fd() -> int | None:
+    """stdout's file descriptor if it is a pipe whose reader has gone (poll reports an error)."""
     try:
         fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return fd if any(events & select.POLLERR for _, events in poller.poll(0)) else None
     except (AttributeError, OSError, ValueError):  # not a real file (tests' StringIO)
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
+        return None
 
 
 def __getattr__(name: str) -> Any:

@@ -127,6 +127,18 @@ def test_output_into_a_closed_pipe_ends_quietly():
     assert err == ""
 
 
+def test_a_broken_pipe_elsewhere_is_not_hidden(monkeypatch):
+    """Only a closed stdout ends quietly; a BrokenPipeError from anything else is a bug with a traceback."""
+    import regae.cli
+
+    def broken(argv):
+        raise BrokenPipeError("a worker's pipe")
+
+    monkeypatch.setattr(regae.cli, "presets_main", broken)
+    with pytest.raises(BrokenPipeError, match="a worker's pipe"):
+        run_cli("presets")
+
+
 def test_unknown_command_is_one_line():
     code, out, err = run_cli("frobnicate")
     assert code == 2 and out == ""
