@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -146,16 +148,29 @@ def fashion_installed() -> bool:
 WATCHED = ("/tmp", "/etc", "/usr/local/bin")
 
 
-def machine_state(roots: tuple[str, ...] = WATCHED) -> dict[str, tuple[int, int]]:
-    """path -> (size, mtime in ns) of everything under ``roots`` (what can be read)."""
-    state: dict[str, tuple[int, int]] = {}
+def machine_state(roots: tuple[str, ...] = WATCHED, by_content: tuple[str, ...] = ("/etc", "/usr/local/bin"),
+                  ) -> dict[str, tuple[int, str]]:
+    """path -> (size, fingerprint) of every file and folder under ``roots`` that can be read.
+
+    Under ``by_content`` the fingerprint is a hash of the bytes (a file rewritten with the same
+    content, e.g. a line added to /etc/hosts and removed again, is unchanged); elsewhere (/tmp,
+    which may hold large files) it is the modification time.
+    """
+    state: dict[str, tuple[int, str]] = {}
     for root in roots:
+        hashed = root in by_content
         for folder, dirs, files in os.walk(root):
-            for name in dirs + files:
+            for name in dirs:
+                state[os.path.join(folder, name)] = (0, "dir")
+            for name in files:
                 path = os.path.join(folder, name)
                 with contextlib.suppress(OSError):
                     st = os.lstat(path)
-                    state[path] = (st.st_size if name in files else 0, st.st_mtime_ns if name in files else 0)
+                    if hashed and stat.S_ISREG(st.st_mode):
+                        with open(path, "rb") as f:
+                            state[path] = (st.st_size, hashlib.blake2b(f.read(), digest_size=8).hexdigest())
+                    else:
+                        state[path] = (st.st_size, str(st.st_mtime_ns))
     return state
 
 
@@ -171,7 +186,7 @@ class Leftovers:
         return [*self.bad, *self.info] or [f"{', '.join(WATCHED)}: as nox found them"]
 
 
-def compare_state(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]],
+def compare_state(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]],
                   dpkg_ran: bool = False) -> Leftovers:
     """New (topmost only), changed and removed paths. Under /etc, the changes of a run in which
     apt installed packages are listed as ``(apt)`` but are not failures; so are removals in /tmp."""
