@@ -9,6 +9,7 @@ in checkpoints older than datasets, which are MNIST's (1, 28, 28)) and, under
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a plain pickle gets a clear CheckpointError below, not torch's caveat
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", module=r"torch\._weights_only_unpickler")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         detail = _unpickling_detail(str(exc)) or type(exc).__name__
         if "GLOBAL" in detail:  # the file asks to import something: code would run on a plain load

@@ -114,9 +114,9 @@ def plot_reconstructions(images: Tensor, recons: dict[str, Tensor], path: Path) 
         for c in range(n):
             ax = axes[r, c]
             if imgs.shape[1] == 1:
-                ax.imshow(imgs[c, 0], cmap="gray", vmin=0, vmax=1)
+                ax.imshow(imgs[c, 0].detach().cpu().numpy(), cmap="gray", vmin=0, vmax=1)  # numpy: matplotlib warns on tensors
             else:
-                ax.imshow(imgs[c].permute(1, 2, 0).clamp(0, 1).numpy())
+                ax.imshow(imgs[c].permute(1, 2, 0).clamp(0, 1).detach().cpu().numpy())
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
