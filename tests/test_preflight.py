@@ -11,7 +11,7 @@ from tests.helpers import run_cli
 
 
 @pytest.mark.parametrize("group, cls", [("model", "regae.module:AutoEncoder"),
-                                        ("data", "regae.data.datamodule:MNISTDataModule")])
+                                        ("data", "regae.data.datamodule:ImageDataModule")])
 def test_option_names_read_from_source_match_the_signature(group, cls):
     import importlib
 
