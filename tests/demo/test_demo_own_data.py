@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -21,6 +22,7 @@ from PIL import Image  # noqa: E402
 from torchmetrics.image import PeakSignalNoiseRatio  # noqa: E402
 
 from demo.draw import prepare, sketch_image  # noqa: E402
+from demo.predictor import Predictor  # noqa: E402
 from demo.views import cards_markdown, input_view, table_rows, zoom  # noqa: E402
 from regae.checkpoint import load_data  # noqa: E402
 from regae.data import load_dataset, to_float  # noqa: E402
@@ -98,6 +100,8 @@ def test_cards_and_input_lines_show_each_dataset_and_input_size(own):
     assert "| `noise` | npy:noise.npy, 1x16x16 grey |" in cards and "— (no labels)" in cards
     assert "| `sparse` | MNIST, 1x28x28 grey |" in cards
     assert "each checkpoint's own test images (" in cards and "npy:noise.npy has no labels" in cards
+    # the input shape is the data's, shown in its column, not a difference from the preset
+    assert "| ≈ `sparse` with widths=[4, 8, 8] |" in cards and "input_shape" not in cards
     cells = input_view("cells", own.loaded("cells"))
     assert not cells.draw and cells.seen_label == "32x32 colour" and cells.classes
     assert "takes **3x32x32 colour** images (folder:cells, 3 classes: blue, green, red)" in cells.note
@@ -109,6 +113,20 @@ def test_cards_and_input_lines_show_each_dataset_and_input_size(own):
     assert sparse.pick == "Random MNIST test pair"
     noise = input_view("noise", own.loaded("noise"))
     assert not noise.classes and "no labels" in noise.note
+
+
+def test_checkpoints_whose_data_cannot_be_read_are_unusable_with_the_reason(own_data, tmp_path):
+    ckpt = torch.load(own_data.folder / "cells.ckpt", weights_only=True)
+    ckpt["regae"]["data"]["dataset"] = f"folder:{tmp_path / 'moved-away'}"
+    torch.save(ckpt, tmp_path / "moved.ckpt")
+    del ckpt["regae"]["data"]  # as checkpoints older than datasets: MNIST only if 1x28x28
+    torch.save(ckpt, tmp_path / "unrecorded.ckpt")
+    shutil.copy(own_data.folder / "patches.ckpt", tmp_path / "patches.ckpt")
+    status = Predictor(tmp_path).status()
+    assert status["patches"] is None  # the others do not stop it
+    assert status["moved"].startswith("the data moved was trained on cannot be read: ")
+    assert "moved-away" in status["moved"]
+    assert "does not say which dataset its 3x32x32 model was trained on" in status["unrecorded"]
 
 
 @pytest.fixture(scope="module")
