@@ -196,6 +196,8 @@ def build_demo(
         m = predictor.loaded(model_name)
         ref, frame = m.reference, m.frame
         labels = ref.test_labels.numpy()
+        if len(labels) < 2:
+            raise gr.Error(f"{ref.name} has {len(labels)} test image; a pair needs two.", print_exception=False)
         i = int(rng.integers(len(labels)))
         others = np.flatnonzero(labels != labels[i]) if ref.class_names is not None else np.array([], dtype=int)
         if len(others) == 0:  # unlabelled, or one class only: any other image
@@ -219,8 +221,9 @@ def build_demo(
         frame = predictor.loaded(model_name).frame if model_name else None
         return for_canvas(read_upload(path), fill=frame is not None and not frame.mnist)
 
+    @friendly
     def widgets(model_name):
-        """The inputs and labels the page shows for ``model_name`` (on start and when the model changes)."""
+        """The inputs and labels the page shows for ``model_name``, when the model changes."""
         v = input_view(model_name, predictor.loaded(model_name))
         return (
             *(gr.update(visible=v.draw, label=f"{v.noun} {k}") for k in "AB"),  # canvases

@@ -1,7 +1,8 @@
 """The demo's model side, without Gradio: load checkpoints once, reconstruct, interpolate, classify, map.
 
 For two prepared images A, B ((H, W) or (C, H, W) in [0, 1], the model's input shape) and α on
-an even grid 0 = α_0 < ... < α_{n-1} = 1 (α is the weight of B, so the strips run from A on the left to B on the right):
+an even grid 0 = α_0 < ... < α_{n-1} = 1 (α is the weight of B, so the strips run from A on the
+left to B on the right):
 
     pixel row  : D(h_α),  h_α = E((1-α) A + α B)      decode the encoded pixel mix
     latent row : D(h'_α), h'_α = (1-α) E(A) + α E(B)   decode the latent mix
@@ -31,7 +32,7 @@ from demo.card import Card, read_card
 from demo.draw import Frame, frame_for
 from demo.insight import Insight, Reference, analyse, reference_from
 from regae.analysis.interpolate import Interpolation, interpolate
-from regae.errors import CheckpointError, ConfigError, DataError, RegaeError
+from regae.errors import CheckpointError, ConfigError, RegaeError
 
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 2, 33, 6
 PREFERRED = ("sparse", "contractive")  # listed first, in this order
@@ -151,7 +152,7 @@ class Predictor:
         if key not in self._references:
             try:
                 self._references[key] = self._reference_fn(model)
-            except DataError as exc:
+            except RegaeError as exc:  # moved or missing data, an unrecorded dataset, a record this version cannot read
                 raise CheckpointError(f"the data {name} was trained on cannot be read: {exc}") from None
         return self._references[key]
 

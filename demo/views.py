@@ -58,7 +58,7 @@ def fmt_psnr(value: float) -> str:
 
 
 def table_rows(result: Result, class_names: tuple[str, ...] | None) -> list[list[str]]:
-    """One row per α: α, class of h_α, class of h'_α, PSNR, ‖h_α − h'_α‖₂ (the classes NO_CLASS if none)."""
+    """One row per α: α, class of h_α, class of h'_α, PSNR, ‖h_α − h'_α‖₂ (classes NO_CLASS if none)."""
     it = result.interpolation
     n = len(it.alphas)
     if class_names is None or result.pixel_classes is None:
@@ -143,7 +143,8 @@ def cards_markdown(directory: Path, predictor: Predictor, status: dict[str, str 
             if ins.no_classes not in unlabelled:
                 unlabelled.append(ins.no_classes)
         rows.append(f"| `{name}` | {ins.reference}, {m.frame.describe()} | {preset_line(m.card)} "
-                    f"| {training_line(m.card)} | {describe_model(m.card.hparams)} | {ins.test_psnr:.2f} dB | {accuracy} |")
+                    f"| {training_line(m.card)} | {describe_model(m.card.hparams)} | {ins.test_psnr:.2f} dB "
+                    f"| {accuracy} |")
     notes = ""
     if tested:
         if len(tested) == 1:

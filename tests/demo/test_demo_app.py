@@ -66,7 +66,8 @@ UNTOUCHED = {"background": None, "layers": [], "composite": None}
 @pytest.fixture(scope="module")
 def bare_map(app) -> str:
     """The map before anything is drawn (a hint, not an error, from the live update)."""
-    out = app.predict("sparse", UNTOUCHED, UNTOUCHED, 6, None, None, api_name="/live")  # no photos: undocumented, no defaults
+    # /live is undocumented, so the client knows no defaults: the two image boxes are passed (None)
+    out = app.predict("sparse", UNTOUCHED, UNTOUCHED, 6, None, None, api_name="/live")
     assert out[0] is None and "draw two digits" in out[-1]
     return out[7]
 
