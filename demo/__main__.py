@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import torch
 
-    from demo.app import CONCURRENCY, MAX_FILE_SIZE, build_demo
+    from demo.app import CONCURRENCY, CSS, MAX_FILE_SIZE, build_demo
 
     torch.set_num_threads(args.threads)
 
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo: checkpoints loaded and analysed in {time.perf_counter() - t0:.1f} s "
           f"({time.process_time() - cpu0:.1f} s of CPU)", file=sys.stderr)
     try:
-        app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
+        app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
+                   css=CSS)
     except OSError as exc:  # port taken, address not available
         print(f"demo: error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2

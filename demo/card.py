@@ -22,7 +22,7 @@ import yaml
 
 from regae.checkpoint import read_checkpoint
 
-IGNORED = ("seed", "history_every")  # bookkeeping, not how the model was trained
+IGNORED = ("seed", "history_every", "input_shape")  # bookkeeping or the data's (the card's data column)
 
 
 @dataclass(frozen=True)

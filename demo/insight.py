@@ -1,13 +1,17 @@
 """What the demo knows about a model beyond one drawing, computed once per checkpoint.
 
-From the model's codes h = E(x) of labelled reference images (MNIST for the shipped checkpoints):
+From the model's codes h = E(x) of reference images, the data it was trained on (MNIST for the
+shipped checkpoints; :func:`reference_from` makes one from any :class:`regae.data.ImageDataset`):
 
-* a classifier on the codes of ``n_train`` training images (the report's linear probe: logistic
+* for labelled data, a classifier on the codes of ``n_train`` training images (the report's linear probe: logistic
   regression on standardised codes) and its accuracy ``mean(ŷ == y)`` on every test image;
 * the test PSNR over all test images as ``regae test`` computes it (torchmetrics'
   ``PeakSignalNoiseRatio(data_range=1)``: one MSE over every pixel of the set),
   ``10 log10(1 / mean((D(E(x)) − x)²))``;
-* the 2-D PCA map of the test codes (:mod:`demo.latent_map`).
+* the 2-D PCA map of the test codes (:mod:`demo.latent_map`), coloured by class when labelled.
+
+Unlabelled data (or labels of one class only) gives no classifier and no accuracy: ``classifier``
+is None and ``no_classes`` says why, in a sentence for the page.
 
 Cost, measured on the shipped slim U-Nets with one torch thread: about 5 s of CPU per
 checkpoint (encoding 20,000 training images 2.4 s, encoding and decoding the 10,000 test images
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -34,14 +39,20 @@ CLASSIFIER = "logistic regression"
 
 
 class Reference(NamedTuple):
-    """Labelled images a model is judged on: uint8 (N, H, W) or (N, C, H, W) and int64 labels (N,)."""
+    """Images a model is judged on: uint8 (N, H, W) or (N, C, H, W), int64 labels (N,) (-1: unlabelled)."""
 
-    name: str
+    name: str  # for people: "MNIST", "folder:cells"
     train_images: Tensor
     train_labels: Tensor
     test_images: Tensor
     test_labels: Tensor
-    class_names: tuple[str, ...]
+    class_names: tuple[str, ...] | None  # None: unlabelled
+    spec: str = "mnist"  # as --data.dataset, with its absolute path
+
+    @property
+    def kind(self) -> str:
+        """``mnist``, ``folder``, ``npz``, ... (the part of ``spec`` before the colon)."""
+        return self.spec.partition(":")[0]
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -56,6 +67,20 @@ def mnist_reference() -> Reference:
 
     train, test = load_split("train"), load_split("test")
     return Reference("MNIST", train.images, train.labels, test.images, test.labels, tuple(str(k) for k in range(10)))
+
+
+def data_name(spec: str) -> str:
+    """A dataset's name for people: ``MNIST``, ``Fashion-MNIST``, ``folder:cells`` (no directories)."""
+    kind, _, path = spec.partition(":")
+    if not path:
+        return {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(kind, kind)
+    return f"{kind}:{Path(path).name}"
+
+
+def reference_from(data) -> Reference:
+    """The :class:`Reference` of a :class:`regae.data.ImageDataset` (no copy of the images)."""
+    return Reference(data_name(data.spec), data.train.images, data.train.labels, data.test.images,
+                     data.test.labels, data.classes, data.spec)
 
 
 def to_batch(images: Tensor, shape: tuple[int, int, int]) -> Tensor:
@@ -87,8 +112,8 @@ class CodeClassifier:
 
 @dataclass(frozen=True)
 class Insight:
-    classifier: CodeClassifier
-    accuracy: float  # of the classifier on all test codes
+    classifier: CodeClassifier | None  # None: no classes to learn (see no_classes)
+    accuracy: float | None  # of the classifier on all test codes
     test_psnr: float  # dB, over all test images
     n_train: int  # training codes the classifier was fitted on
     n_test: int
@@ -96,6 +121,7 @@ class Insight:
     reference: str  # the name of the reference data, e.g. "MNIST"
     image_shape: tuple[int, int, int]  # (C, H, W)
     seconds: float  # wall time it took to compute
+    no_classes: str | None = None  # why there is no classifier, as a sentence; None when there is one
 
 
 @torch.no_grad()
@@ -118,13 +144,29 @@ def analyse(model, ref: Reference, n_train: int = N_TRAIN, seed: int = 0) -> Ins
     t0 = time.perf_counter()
     shape = ref.image_shape
     idx = subset_indices(len(ref.train_labels), n_train, seed)  # the report's probe uses the same subset
-    h_train, _ = codes_and_errors(model, ref.train_images[idx], shape, decode=False)
-    h_test, sse = codes_and_errors(model, ref.test_images, shape)
     y_train, y_test = ref.train_labels[idx].numpy(), ref.test_labels.numpy()
-    clf = CodeClassifier(h_train.numpy(), y_train, ref.class_names, seed)
-    accuracy = float((clf.predict(h_test.numpy()) == y_test).mean())
+    no_classes = why_no_classes(ref, y_train)
+    if no_classes is None:
+        h_train, _ = codes_and_errors(model, ref.train_images[idx], shape, decode=False)
+    h_test, sse = codes_and_errors(model, ref.test_images, shape)
+    clf, accuracy = None, None
+    if no_classes is None:
+        clf = CodeClassifier(h_train.numpy(), y_train, ref.class_names, seed)
+        accuracy = float((clf.predict(h_test.numpy()) == y_test).mean())
     mse = sse / (len(ref.test_images) * int(np.prod(shape)))
     psnr = float("inf") if mse == 0 else 10 * float(np.log10(1.0 / mse))
-    latent_map = render(h_test.numpy(), y_test, ref.class_names, seed=seed)
-    return Insight(clf, accuracy, psnr, len(idx), len(y_test), latent_map, ref.name, shape,
-                   time.perf_counter() - t0)
+    names = ref.class_names if no_classes is None else None
+    latent_map = render(h_test.numpy(), y_test, names, seed=seed)
+    return Insight(clf, accuracy, psnr, len(idx) if clf is not None else 0, len(y_test), latent_map, ref.name, shape,
+                   time.perf_counter() - t0, no_classes)
+
+
+def why_no_classes(ref: Reference, train_labels: np.ndarray) -> str | None:
+    """Why no classifier can be fitted on ``ref`` (a sentence), or None when one can."""
+    if ref.class_names is None:
+        return (f"{ref.name} has no labels, so no class is shown for the codes and the map is not "
+                "coloured by class.")
+    if len(set(train_labels.tolist())) < 2:
+        return (f"{ref.name}'s training images are all of one class, so no class is shown for the codes "
+                "and the map is not coloured by class.")
+    return None

@@ -32,6 +32,8 @@ LATENT_ROUTE = (0, 0, 0)  # black: the straight line (1−α)E(A) + αE(B)
 ENDPOINT = (255, 255, 255)
 INKS = (PIXEL_ROUTE, LATENT_ROUTE, ENDPOINT)  # kept exactly at the end of the palette
 COLOURS = 64  # palette size of the map image
+UNLABELLED = (0.35, 0.45, 0.6)  # the dots' colour when the data has no labels
+LEGEND_CLASSES = 10  # classes named in the legend at most
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,13 @@ class LatentMap:
         return img
 
 
-def render(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], pca: PCA2 | None = None,
+def render(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...] | None, pca: PCA2 | None = None,
            shown: int = SHOWN, seed: int = 0, size: tuple[int, int] = SIZE) -> LatentMap:
-    """Scatter (a seeded subset of) ``codes`` (N, d) on the PCA plane, coloured by ``labels`` (N,)."""
+    """Scatter (a seeded subset of) ``codes`` (N, d) on the PCA plane, coloured by ``labels`` (N,).
+
+    ``class_names`` None (unlabelled data): one colour for all. The legend names at most
+    LEGEND_CLASSES classes (tab10 has ten colours; beyond them colours repeat anyway).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)  # no display; a no-op if a backend was already chosen
@@ -122,21 +128,26 @@ def render(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], 
     fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
     ax = fig.add_axes((0.1, 0.1, 0.66, 0.8))
     cmap = matplotlib.colormaps["tab10"]
-    for k, name in enumerate(class_names):
+    if class_names is None:
+        ax.scatter(xy[idx, 0], xy[idx, 1], s=6, color=UNLABELLED, alpha=0.55, linewidths=0, label="test code")
+    for k, name in enumerate(class_names or ()):
         sel = idx[labels[idx] == k]
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=6, color=cmap(k % 10), alpha=0.55, linewidths=0, label=name)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=6, color=cmap(k % 10), alpha=0.55, linewidths=0,
+                   label=name if k < LEGEND_CLASSES else None)
     ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
     ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
     ax.set_xlabel(f"PC 1 ({100 * pca.explained[0]:.0f} % of the variance)", fontsize=9)
     ax.set_ylabel(f"PC 2 ({100 * pca.explained[1]:.0f} %)", fontsize=9)
     ax.tick_params(labelsize=7)
-    ax.set_title(f"{len(idx):,} test codes by class; A → B routes", fontsize=10)
+    ax.set_title(f"{len(idx):,} test codes {'by class' if class_names else '(no labels)'}; A → B routes", fontsize=10)
     handles = ax.get_legend_handles_labels()[0]
     from matplotlib.lines import Line2D
 
     rgb = lambda c: tuple(v / 255 for v in c)  # noqa: E731
     handles = [Line2D([], [], color=h.get_facecolor()[0], marker="o", lw=0, ms=5, label=h.get_label())
                for h in handles]  # legend dots bigger than the map's
+    if class_names and len(class_names) > LEGEND_CLASSES:
+        handles.append(Line2D([], [], lw=0, label=f"+ {len(class_names) - LEGEND_CLASSES} more classes"))
     handles += [Line2D([], [], color=rgb(PIXEL_ROUTE), marker="o", ms=5, lw=2, label="E(pixel mix)"),
                 Line2D([], [], color=rgb(LATENT_ROUTE), marker="o", ms=5, lw=2, label="latent line")]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.77, 0.5), fontsize=8, frameon=False)

@@ -27,9 +27,9 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from demo.app import ZOOM_SEEN, as_hwc, table_rows, zoom
 from demo.draw import for_canvas, prepare
 from demo.predictor import DEFAULT_STEPS, Predictor
+from demo.views import SEEN_PX, as_hwc, table_rows, zoom, zoom_for
 
 
 class Expected(NamedTuple):
@@ -95,7 +95,7 @@ def make_cases(predictor: Predictor, model: str, users: int, runs: int, folder: 
                 pngs.append(path)
                 prepared.append(prepare(np.asarray(Image.open(path).convert("RGBA"))).image)
             result = predictor.run(model, prepared[0], prepared[1], steps)
-            seen = [zoom(as_hwc(t), ZOOM_SEEN) for t in result.inputs]
+            seen = [zoom(as_hwc(t), zoom_for(t.shape, SEEN_PX)) for t in result.inputs]
             classes = [names[int(p.argmax())] for p in result.proba]
             expected = Expected(seen[0], seen[1], classes[0], classes[1], table_rows(result, names))
             row.append(Case(u, r, pngs[0], pngs[1], expected))

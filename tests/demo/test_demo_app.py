@@ -13,9 +13,10 @@ import pytest  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from demo.app import build_demo, fmt_psnr, strips_image  # noqa: E402
+from demo.app import build_demo  # noqa: E402
 from demo.latent_map import LATENT_ROUTE, PIXEL_ROUTE  # noqa: E402
 from demo.predictor import Predictor  # noqa: E402
+from demo.views import fmt_psnr, strips_image  # noqa: E402
 from tests.demo.helpers import small_reference  # noqa: E402
 
 
@@ -65,7 +66,8 @@ UNTOUCHED = {"background": None, "layers": [], "composite": None}
 @pytest.fixture(scope="module")
 def bare_map(app) -> str:
     """The map before anything is drawn (a hint, not an error, from the live update)."""
-    out = app.predict("sparse", UNTOUCHED, UNTOUCHED, 6, api_name="/live")
+    # /live is undocumented, so the client knows no defaults: the two image boxes are passed (None)
+    out = app.predict("sparse", UNTOUCHED, UNTOUCHED, 6, None, None, api_name="/live")
     assert out[0] is None and "draw two digits" in out[-1]
     return out[7]
 
@@ -101,7 +103,7 @@ def test_run_end_to_end(app, bare_map, tmp_path):
 def test_live_update_shows_what_is_drawn_so_far(app, bare_map, tmp_path):
     """After a stroke on A alone: A's panels, class and mark on the map; no interpolation, no error."""
     one = drawing(tmp_path / "one.png", slice(30, 250), slice(130, 155))
-    out = app.predict("sparse", one, UNTOUCHED, 6, api_name="/live")
+    out = app.predict("sparse", one, UNTOUCHED, 6, None, None, api_name="/live")
     seen_a, seen_b, recon_a, recon_b, class_a, class_b, strips, latent_map, table, timing = out
     assert grey(seen_a).shape == (168, 168) and grey(recon_a).shape == (168, 168)
     assert class_a["label"] == "1"
@@ -138,7 +140,8 @@ def test_bad_inputs_give_messages_and_the_app_keeps_serving(app, tmp_path):
 
 
 def test_random_mnist_pair(app):
-    a, b, note = app.predict(api_name="/random_pair")
+    a, b, photo_a, photo_b, note = app.predict(api_name="/random_pair")  # the model menu's first: sparse
+    assert photo_a == photo_b == {"__type__": "update"}  # the image boxes (colour models) are left as they are
     assert "MNIST test images #" in note
     labels = [int(part.split(")")[0]) for part in note.split("label ")[1:]]
     assert len(labels) == 2 and labels[0] != labels[1]
