@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regae.data import ood
 from regae.data.arrays import load_npy, load_npz
 from regae.data.dataset import (
     DEFAULT_MAX_BYTES,
@@ -31,7 +32,7 @@ from regae.data.dataset import (
 from regae.data.folder import load_folder
 from regae.data.idx import find_idx_files, idx_shape, read_idx_file
 from regae.data.mnist import load_split
-from regae.data.ood import FASHION_CLASSES, FASHION_DIR, fashion_available, missing_fashion_message
+from regae.data.ood import FASHION_CLASSES, fashion_available, missing_fashion_message
 from regae.errors import ConfigError, DataError
 
 #: kind -> whether it needs a path
@@ -137,7 +138,7 @@ def _mnist(spec: DataSpec) -> ImageDataset:
 
 
 def _fashion(spec: DataSpec, max_bytes: int) -> ImageDataset:
-    folder = spec.path or FASHION_DIR
+    folder = spec.path or ood.FASHION_DIR  # read at call time: tests point it at a generated copy
     if not fashion_available(folder):
         raise DataError(missing_fashion_message(folder))
     data = load_idx_folder(folder, max_bytes, name=str(spec))
