@@ -17,7 +17,7 @@ class ReportConfig:
 
     n_tsne: int = 2000  # test images in the t-SNE (~30 s of CPU per AE)
     n_pairs: int = 20  # interpolation pairs
-    n_probe_train: int = 20000  # training images the classifiers are fitted on
+    n_probe_train: int = 60000  # training images the classifiers are fitted on (all of MNIST's)
     n_reg: int = 256  # test images for the regularizer values (exact Jacobian: d VJPs each)
     seed: int = 0
     device: str = "cpu"

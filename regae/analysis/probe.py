@@ -27,7 +27,7 @@ from regae.analysis.tables import md_table
 from regae.analysis.tsne import subset_indices
 
 CLASSIFIERS = {
-    "logistic regression": lambda seed: make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, tol=1e-3)),
+    "logistic regression": lambda seed: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, tol=1e-4)),
     "5-NN": lambda seed: KNeighborsClassifier(n_neighbors=5),
 }
 PIXELS = "raw pixels"
@@ -77,7 +77,7 @@ def comparisons(correct: dict[str, dict[str, list[np.ndarray]]], aes: list[str],
 
 
 def probe_section(groups: dict[str, list], train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor],
-                  n_train: int = 20000, seed: int = 0) -> Section:
+                  n_train: int = 60000, seed: int = 0) -> Section:
     """Accuracies with intervals for every AE (all seeds) and the pixel / PCA baselines, and the paired tests."""
     idx = subset_indices(len(train[0]), n_train, seed)
     tr_img, tr_y = train[0][idx], train[1][idx].numpy()
@@ -107,8 +107,11 @@ def probe_section(groups: dict[str, list], train: tuple[Tensor, Tensor], test: t
                  f"[{c['ci_low_points']:+.2f}, {c['ci_high_points']:+.2f}]", fmt_p(c["p"], c["n_boot"]), c["test"]]
                 for c in cmp]
     multi = any(len(ms) > 1 for ms in groups.values())
+    n_all = len(train[0])
+    fitted_on = f"all {n_all:,} training images" if len(idx) == n_all else \
+        f"{len(idx):,} training images (a seed-{seed} subset of the {n_all:,})"
     text = (
-        f"Classifiers fitted on the codes of {len(idx):,} training images (a seed-{seed} subset of the 60,000) and "
+        f"Classifiers fitted on the codes of {fitted_on} and "
         f"scored on all {len(te_y):,} test images; chance is about {100 / max(1, len(np.unique(te_y))):.0f} %. Logistic regression uses standardised "
         f"features; 5-NN uses the features as they are. Baselines: the raw {pix_tr.shape[1]:,} pixel values and PCA of the pixels to "
         "the AE latent size. Brackets: 95 % interval of the accuracy over test images (Wilson score interval for "

@@ -3,21 +3,22 @@ import json
 import pytest
 
 from regae import load
-from regae.analysis.commands import plan_runs, split_data_args
+from regae.analysis.commands import CPU_EPOCHS, CPU_OVERRIDES, plan_runs, split_data_args
 from regae.cli import main
 
 
 def test_plan_runs_budgets(tmp_path):
     cpu = {r.name: r.argv for r in plan_runs(tmp_path, False, None, None, None, None, [])}
     assert list(cpu) == ["sparse", "contractive"]
-    assert cpu["sparse"][:3] == ["fit", "--config", "sparse"] and cpu["contractive"][2] == "contractive"
+    assert cpu["sparse"][:3] == ["fit", "--config", "sparse"] and cpu["contractive"][2] == "contractive-hutchinson"
     # same budget for both on the CPU default; --full leaves the presets' 20 epochs alone
-    assert cpu["sparse"][3:-2] == cpu["contractive"][3:-2] and "--trainer.max_steps" in cpu["sparse"]
+    assert cpu["sparse"][3:-2] == cpu["contractive"][3:-2] == CPU_OVERRIDES
+    assert cpu["sparse"][cpu["sparse"].index("--trainer.max_epochs") + 1] == str(CPU_EPOCHS)
     full = plan_runs(tmp_path, True, None, None, "gpu", "1", ["--data.batch_size", "256"])
     assert full[0].argv == ["fit", "--config", "sparse", "--trainer.accelerator", "gpu", "--trainer.devices", "1",
                             "--trainer.default_root_dir", str(tmp_path / "sparse"), "--data.batch_size", "256"]
     epochs = plan_runs(tmp_path, False, 3, None, None, None, [])[0].argv
-    assert epochs[epochs.index("--trainer.max_epochs") + 1] == "3" and epochs[-3] == "-1"  # no step cap
+    assert epochs[-4:-2] == ["--trainer.max_epochs", "3"]  # after the budget's: the last one counts
 
 
 def test_plan_runs_seeds(tmp_path):
