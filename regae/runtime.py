@@ -22,12 +22,22 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 #: environment variables and the values regae sets when the user set none of their group
 DEFAULTS: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
 #: a user's own setting of any of these means "leave the wait policy alone"
 USER_POLICY_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+
+
+def thread_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables regae would set in ``environ`` (default ``os.environ``): none when the user
+    chose a wait policy, else :data:`DEFAULTS`. Pure: sets nothing (benchmarks pass the same
+    settings to a peer library's process)."""
+    env = os.environ if environ is None else environ
+    if any(v in env for v in USER_POLICY_VARS):
+        return {}
+    return dict(DEFAULTS)
 
 
 def configure_threads(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
@@ -37,8 +47,8 @@ def configure_threads(environ: MutableMapping[str, str] | None = None) -> dict[s
     or when the user chose a wait policy.
     """
     env = os.environ if environ is None else environ
-    if "torch" in sys.modules or any(v in env for v in USER_POLICY_VARS):
+    if "torch" in sys.modules:
         return {}
-    for key, value in DEFAULTS.items():
-        env[key] = value
-    return dict(DEFAULTS)
+    settings = thread_settings(env)
+    env.update(settings)
+    return settings
