@@ -65,4 +65,8 @@ def browser(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Speed/memory benchmarks: naive vs regae in one run, ratios with PASS/FAIL (not in CI)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pythae") is None:  # the peer library of bench_peers.py (extra `bench`)
+        session.run(PY, "-m", "pip", "install", "-q", "-e", ".[bench]", external=True)
     session.run(PY, "benchmarks/run.py", *session.posargs, external=True)
