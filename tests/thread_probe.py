@@ -15,6 +15,7 @@ import torch
 
 class ThreadProbe(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        seen = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+        names = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+        seen = {k: os.environ.get(k) for k in names}
         out = Path(os.environ["THREAD_PROBE_DIR"]) / f"rank{trainer.global_rank}.json"
         out.write_text(json.dumps({"threads": torch.get_num_threads(), "world": trainer.world_size, **seen}))
