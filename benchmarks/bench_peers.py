@@ -106,7 +106,12 @@ def peers(epochs: int, repeats: int, limit: int | None, models: list[str], env: 
 
 
 def contention(repeats: int, nets: list[str], steps: dict[str, int]) -> list[Result]:
-    """Median step time idle and beside a busy neighbour, with regae's and with torch's defaults."""
+    """Median step time as the machine is ("idle") and beside a busy neighbour, for three settings:
+    regae's defaults (the policy ``regae`` picks as it starts, seeing the neighbour or not), regae's
+    idle-machine policy kept while a neighbour arrives later (``IDLE`` set up front), torch's defaults."""
+    from regae.runtime import IDLE
+
+    configs = {"regae": ("regae", {}), "regae, neighbour came later": ("torch", IDLE), "torch": ("torch", {})}
     t: dict[tuple[str, str, str], list[float]] = {}
     for r in range(repeats):
         for busy in (False, True):
@@ -115,11 +120,11 @@ def contention(repeats: int, nets: list[str], steps: dict[str, int]) -> list[Res
                 if neighbour:
                     time.sleep(2.0)  # let it import torch and start spinning
                 for net in nets:
-                    for defaults in ("regae", "torch"):
-                        res = child(["steps", defaults, net, str(steps[net])], clean_env(), timeout=1800)
-                        t.setdefault((net, defaults, "busy" if busy else "idle"), []).append(res["median"])
-                        print(f"  round {r + 1} {net:4s} {'busy' if busy else 'idle'} {defaults:5s} defaults: "
-                              f"{res['median'] * 1e3:7.1f} ms/step, {res['threads']} thread(s) {res['env']}; {load()}",
+                    for name, (defaults, env) in configs.items():
+                        res = child(["steps", defaults, net, str(steps[net])], clean_env(**env), timeout=1800)
+                        t.setdefault((net, name, "busy" if busy else "idle"), []).append(res["median"])
+                        print(f"  round {r + 1} {net:4s} {'busy' if busy else 'idle'} {name:27s}: "
+                              f"{res['median'] * 1e3:8.1f} ms/step, {res['threads']} thread(s) {res['env']}; {load()}",
                               flush=True)
             finally:
                 if neighbour:
@@ -128,14 +133,16 @@ def contention(repeats: int, nets: list[str], steps: dict[str, int]) -> list[Res
     results = []
     for net in nets:
         med = {k[1:]: statistics.median(v) * 1e3 for k, v in t.items() if k[0] == net}
-        for defaults in ("regae", "torch"):
-            idle, busy = med[(defaults, "idle")], med[(defaults, "busy")]
+        idle = med[("regae", "idle")]
+        for name in configs:
+            busy = med[(name, "busy")]
+            base = med[(name, "idle")] if name == "torch" else idle  # regae's: against regae's own idle step
             results.append(Result(
-                f"contention: {net} step beside a busy neighbour / idle, {defaults}'s defaults", busy / idle,
-                1.5 if defaults == "regae" else None, "<=", f"{busy:.1f} vs {idle:.1f} ms/step"))
+                f"contention: {net} step beside a busy neighbour / idle, {name}", busy / base,
+                1.5 if name == "regae" else None, "<=", f"{busy:.1f} vs {base:.1f} ms/step"))
         results.append(Result(
-            f"contention: {net} idle step, regae's / torch's defaults", med[("regae", "idle")] / med[("torch", "idle")],
-            None, "<=", f"{med[('regae', 'idle')]:.1f} vs {med[('torch', 'idle')]:.1f} ms/step"))
+            f"contention: {net} idle step, regae's / torch's defaults", idle / med[("torch", "idle")],
+            None, "<=", f"{idle:.1f} vs {med[('torch', 'idle')]:.1f} ms/step"))
     return results
 
 
@@ -159,7 +166,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
         results += peers(1 if args.quick else args.epochs, repeats, 2000 if args.quick else None,
                          args.models.split(","), clean_env(**settings), args.clock)
     if "contention" in only:
-        steps = {"mlp": 8, "unet": 3} if args.quick else {"mlp": 40, "unet": 12}
+        steps = {"mlp": 8, "unet": 2} if args.quick else {"mlp": 30, "unet": 6}
         results += contention(repeats, ["mlp", "unet"], steps)
     print(f"({load()} at the end)")
     report(results)

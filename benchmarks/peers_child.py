@@ -32,9 +32,10 @@ from pathlib import Path
 MODELS = {
     "ae": ("undercomplete", [], "AE"),  # MLP 784-512-256-128-30 / 30-128-256-784, MSE, Adam 3e-4, batch 256
     "vae": ("study-vae", [], "VAE"),  # 784-512-256-(32, 32) / 32-256-512-784, BCE + KL, Adam 1e-3, batch 128
-    # pythae's AE has an MSE loss only, and its decoder gets the code alone (no pool indices):
-    # the conv AE with transposed-conv decoder, MSE
-    "conv": ("conv-deconv", ["--model.loss", "mse"], "AE"),
+    # 3x3 convs 8/16/16 + max-pool / transposed convs, BCE, Adam 1e-3, batch 128. pythae's decoder
+    # gets the code alone (no pool indices), hence the transposed-conv decoder; pythae's AE trains
+    # on MSE only, under which this net's output goes black in both libraries: see AEWithBCE
+    "conv": ("conv-deconv", [], "AE"),
 }
 TRAIN_IMAGES = 60_000
 
@@ -95,6 +96,7 @@ def fit_regae(model: str, epochs: int, limit: int | None) -> dict:
 
 def fit_pythae(model: str, epochs: int, limit: int | None) -> dict:
     import torch
+    import torch.nn.functional as F
     from pythae.data.datasets import BaseDataset
     from pythae.models import AE, VAE, AEConfig, VAEConfig
     from pythae.models.base.base_utils import ModelOutput
@@ -106,8 +108,6 @@ def fit_pythae(model: str, epochs: int, limit: int | None) -> dict:
     name, extra, kind = MODELS[model]
     cfg = preset(name)
     mk, batch = dict(cfg["model"]), cfg["data"]["batch_size"]
-    if extra == ["--model.loss", "mse"]:
-        mk["loss"] = "mse"
     torch.manual_seed(cfg.get("seed_everything", 0))  # regae builds its net right after seeding too
     net = regae.AutoEncoder(**mk).net
 
@@ -130,12 +130,19 @@ def fit_pythae(model: str, epochs: int, limit: int | None) -> dict:
         def forward(self, z):
             return ModelOutput(reconstruction=self.net(z))
 
+    class AEWithBCE(AE):
+        """pythae's AE with the per-sample summed BCE its VAE uses (``VAE.loss_function``)."""
+
+        def loss_function(self, recon_x, x):
+            flat = x.shape[0], -1
+            return F.binary_cross_entropy(recon_x.reshape(flat), x.reshape(flat), reduction="none").sum(-1).mean()
+
     d = net.latent_dim
     if kind == "VAE":
         peer = VAE(VAEConfig(input_dim=(1, 28, 28), latent_dim=d, reconstruction_loss=mk["loss"]), Encoder(), Decoder())
     else:
-        assert mk.get("loss", "mse") == "mse", "pythae's AE trains on MSE only"
-        peer = AE(AEConfig(input_dim=(1, 28, 28), latent_dim=d), Encoder(), Decoder())
+        cls = AEWithBCE if mk.get("loss", "mse") == "bce" else AE
+        peer = cls(AEConfig(input_dim=(1, 28, 28), latent_dim=d), Encoder(), Decoder())
     train = regae.load_split("train")
     n = limit or len(train.images)
     data = BaseDataset(train.images[:n].unsqueeze(1).float() / 255, train.labels[:n])
@@ -182,7 +189,7 @@ def steps(defaults: str, net: str, n: int) -> dict:
     trainer.fit(AutoEncoder(**kwargs), MNISTDataModule(batch_size=128, val_size=0, limit_train=128 * (n + warm)))
     times = sorted(timer.times[warm:])
     return {"median": times[len(times) // 2], "threads": torch.get_num_threads(),
-            "env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_"))}}
+            "env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_", "KMP_"))}}
 
 
 def main(argv: list[str]) -> None:
