@@ -1,23 +1,28 @@
 """Issue #13: regae against the peer library pythae, and a training step beside a busy neighbour.
 
 **Peers.** For each model both libraries have (the AE 784-512-256-128-30 = ``undercomplete``,
-the VAE = ``study-vae``, the conv AE = ``conv-deconv`` with MSE), regae and pythae 0.1.2 train
-the same regae net (same initial weights, same batch, Adam with the same learning rate) for
+the VAE = ``study-vae``, the conv AE = ``conv-deconv``), regae and pythae 0.1.2 train the same
+regae net (same initial weights, same loss, same batch, Adam with the same learning rate) for
 ``--epochs`` epochs on all 60,000 training images, each run in its own process
-(``peers_child.py``), the two libraries alternating in every round. images/s is
-images / training wall time (median over rounds); the test MSE is measured by the same function
-on both trained nets. Target: regae ≥ 1.3x pythae's images/s, at a test MSE within 5 %.
-Both processes get the same OpenMP settings (regae's, ``regae.runtime.thread_settings``), so
-the ratio measures the libraries, not the wait policy.
+(``peers_child.py``), the two libraries alternating in every round. images/s = images /
+training time, median over rounds, on ``--clock`` (default: process CPU time with
+``--threads 1``, as the other benchmarks, because other jobs make wall time swing 3-5x here;
+``--clock wall --threads 2`` on an idle machine). The test MSE is measured by the same function
+on both trained nets. Target: regae ≥ 1.3x pythae's images/s, at a test MSE within 5 %. Both
+processes get the same OpenMP settings (regae's, ``regae.runtime.thread_settings``), so the
+ratio measures the libraries, not the wait policy.
 
 **Contention.** A regae training step (``regae fit``'s Lightning Trainer, batch 128) of the MLP
-and of the U-Net, median wall time, on this machine as it is ("idle") and with one busy
-neighbour: a 2-thread torch matmul loop started with torch's defaults. Each with regae's
-defaults (the ``regae`` command's thread settings) and with torch's defaults (nothing set).
-Target: with regae's defaults the step beside the neighbour is ≤ 1.5x its idle time.
+and of the U-Net (``sparse``), median wall time, on the machine as it is ("idle") and beside one
+busy neighbour: a 2-thread torch matmul loop with torch's defaults, started 2 s before. Three
+settings: regae's defaults (the policy the ``regae`` command picks as it starts, seeing the
+neighbour or not), regae's idle-machine policy kept while the neighbour arrives later, and
+torch's defaults. Target: with regae's defaults the step beside the neighbour is ≤ 1.5x its
+idle time.
 
     python benchmarks/bench_peers.py [--epochs 2] [--repeats 3] [--only peers,contention]
-    python benchmarks/bench_peers.py --quick      # 2,000 images, 1 round: a smoke run
+    python benchmarks/bench_peers.py --clock wall --threads 2 --models ae,vae --only peers
+    python benchmarks/bench_peers.py --quick      # 2,000 images, 1 round, few steps: a smoke run
 
 pythae is an optional extra: ``pip install -e '.[bench]'`` (``nox -s bench`` installs it).
 """
