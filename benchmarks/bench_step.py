@@ -3,17 +3,17 @@
 For the undercomplete MLP AE (784-512-256-128-30, batch 256) and the VAE (``study-vae``,
 batch 128), in one process, interleaved rounds, the median per-step time of:
 
-* ``compute``: the step's math alone: ``AutoEncoder._shared_step`` (forward + loss),
-  ``backward``, the optimizer step regae uses, ``zero_grad``, in a plain Python loop over
-  regae's loader;
-* ``regae``: the same model trained by a Lightning ``Trainer`` set up as ``regae fit`` sets it
+* ``compute``: the step's math alone, in a plain Python loop over regae's loader, each phase
+  clocked: forward + loss (``_shared_step``), ``backward``, optimizer step + ``zero_grad``;
+* ``step``: the same model trained by a Lightning ``Trainer`` set up as ``regae fit`` sets it
   up (progress bar refreshed every 10 steps, CSV logger, checkpoint callback), timed from
-  the 6th to the last batch by a callback;
-* ``before``: the same Trainer with the step as it was before issue #13: torch's default
-  (for-loop) Adam, ``self.log`` on every step, the VAE's KL from a second encoder pass;
-* ``compute (loop Adam)``: the compute loop with the for-loop Adam.
+  the 6th to the last batch by a callback; step - compute is everything else (Lightning's
+  loop and hooks, logging, progress bar, host syncs);
 
-Target: compute / regae ≥ 0.9 for the MLP (the step is ≥ 90 % compute).
+each *now* and *before* issue #13 (torch's default for-loop Adam, ``self.log`` on every step,
+the VAE's KL from a second encoder pass: :class:`Before`).
+
+Target: compute / step ≥ 0.9 for the MLP (the step is ≥ 90 % compute).
 
     python benchmarks/bench_step.py [--steps 60] [--repeats 3] [--clock wall --threads 2]
 """
@@ -102,46 +102,60 @@ def lightning_steps(cls: type[AutoEncoder], name: str, steps: int, s: Settings) 
     return (clock.end - clock.start) / clock.n
 
 
-def compute_steps(name: str, steps: int, s: Settings, fast_optimizer: bool) -> float:
+def compute_steps(cls: type[AutoEncoder], name: str, steps: int, s: Settings) -> dict[str, float]:
+    """Seconds per step of each phase of the bare loop: forward, backward, optimizer, total."""
     options, batch = model_options(name)
     torch.manual_seed(0)
-    model = AutoEncoder(**options)
-    opt = model.configure_optimizers() if fast_optimizer else torch.optim.Adam(model.parameters(), lr=model.hparams.lr)
+    model = cls(**options)
+    opt = model.configure_optimizers()
     dm = MNISTDataModule(batch_size=batch, val_size=0)
     dm.setup("fit")
     batches = iter(dm.train_dataloader())
     now = clock_fn(s)
+    spent = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     for i in range(WARM + steps):
         if i == WARM:
+            spent = dict.fromkeys(spent, 0.0)
             start = now()
+        t0 = now()
         loss, _, _ = model._shared_step(next(batches), "train")
+        t1 = now()
         loss.backward()
+        t2 = now()
         opt.step()
         opt.zero_grad(set_to_none=True)
-    return (now() - start) / steps
+        t3 = now()
+        spent["forward"] += t1 - t0
+        spent["backward"] += t2 - t1
+        spent["optimizer"] += t3 - t2
+    return {**{k: v / steps for k, v in spent.items()}, "total": (now() - start) / steps}
 
 
 def run(s: Settings, steps: int) -> list[Result]:
     results = []
     for name in MODELS:
-        variants = {
-            "compute": lambda n=name: compute_steps(n, steps, s, True),
-            "regae": lambda n=name: lightning_steps(AutoEncoder, n, steps, s),
-            "before": lambda n=name: lightning_steps(Before, n, steps, s),
-            "compute (loop Adam)": lambda n=name: compute_steps(n, steps, s, False),
-        }
-        times: dict[str, list[float]] = {k: [] for k in variants}
+        runs: dict[str, list] = {"compute now": [], "step now": [], "compute before": [], "step before": []}
         for _ in range(s.repeats):
-            for k, fn in variants.items():
-                times[k].append(fn())
-        t = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-        detail = (f"ms/step: compute {t['compute']:.2f}, regae {t['regae']:.2f} (other {t['regae'] - t['compute']:.2f}); "
-                  f"before: {t['before']:.2f}, of which compute {t['compute (loop Adam)']:.2f}; {describe(s)}")
+            runs["compute now"].append(compute_steps(AutoEncoder, name, steps, s))
+            runs["step now"].append(lightning_steps(AutoEncoder, name, steps, s))
+            runs["compute before"].append(compute_steps(Before, name, steps, s))
+            runs["step before"].append(lightning_steps(Before, name, steps, s))
+        ms = {}
+        for when in ("now", "before"):
+            phases = {k: statistics.median(r[k] for r in runs[f"compute {when}"]) * 1e3
+                      for k in ("forward", "backward", "optimizer", "total")}
+            step = statistics.median(runs[f"step {when}"]) * 1e3
+            ms[when] = {**phases, "step": step, "rest": step - phases["total"]}
+        detail = "; ".join(
+            f"{when}: step {m['step']:.2f} ms = forward {m['forward']:.2f} + backward {m['backward']:.2f} + "
+            f"optimizer {m['optimizer']:.2f} + rest {m['rest']:.2f}" for when, m in ms.items())
         preset = MODELS[name]
         results += [
-            Result(f"step: {name} ({preset}) compute share of regae's step", t["compute"] / t["regae"],
-                   0.9 if name == "ae" else None, ">=", detail),
-            Result(f"step: {name} ({preset}) regae step before / now", t["before"] / t["regae"], None),
+            Result(f"step: {name} ({preset}) compute share of regae's step", ms["now"]["total"] / ms["now"]["step"],
+                   0.9 if name == "ae" else None, ">=", f"{detail}; {describe(s)}"),
+            Result(f"step: {name} ({preset}) compute share before issue #13",
+                   ms["before"]["total"] / ms["before"]["step"], None),
+            Result(f"step: {name} ({preset}) regae step before / now", ms["before"]["step"] / ms["now"]["step"], None),
         ]
     return results
 
