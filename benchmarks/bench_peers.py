@@ -120,7 +120,10 @@ def contention(repeats: int, nets: list[str], steps: dict[str, int]) -> list[Res
     t: dict[tuple[str, str, str], list[float]] = {}
     for r in range(repeats):
         for busy in (False, True):
-            neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR], env=clean_env()) if busy else None
+            # its own session, like a program started from another terminal: with Linux's autogroup
+            # scheduling a child of this process would share this session's CPU share instead
+            neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR], env=clean_env(),
+                                         start_new_session=True) if busy else None
             try:
                 if neighbour:
                     time.sleep(2.0)  # let it import torch and start spinning
