@@ -7,6 +7,7 @@ from torch import nn
 from regae.errors import ConfigError
 from regae.nets import build_net
 from regae.regularizers import Contractive, frobenius_exact, frobenius_hutchinson, frobenius_sigmoid_layer
+from regae.regularizers.contractive import frobenius_exact_from_graph
 
 
 def brute_force(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -48,6 +49,21 @@ def test_exact_works_on_unet_and_matches_brute_force():
     net = build_net("unet", widths=[4, 8, 8], latent_dim=6).double()
     x = torch.rand(2, 1, 28, 28, dtype=torch.float64)
     assert torch.allclose(frobenius_exact(net.encoder, x), brute_force(net.encoder, x), rtol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 20), (1, 32, 32)])
+def test_exact_equals_brute_force_on_other_shapes(shape):
+    """RGB, non-square and 32x32 grey U-Nets: torch.func, the training-graph VJPs and the
+    Contractive regularizer all equal d per-sample autograd passes."""
+    torch.manual_seed(6)
+    net = build_net("unet", widths=[3, 4, 4], latent_dim=5, input_shape=shape).double()
+    x = torch.rand(2, *shape, dtype=torch.float64)
+    ref = brute_force(net.encoder, x)
+    assert torch.allclose(frobenius_exact(net.encoder, x), ref, rtol=1e-9)
+    xg = x.clone().requires_grad_(True)
+    h = net.encode(xg)
+    assert torch.allclose(frobenius_exact_from_graph(h, xg), ref, rtol=1e-9)
+    assert Contractive(1.0)(net, xg, h).item() == pytest.approx(ref.mean().item(), rel=1e-9)
 
 
 def test_hutchinson_converges_to_exact():
@@ -115,3 +131,46 @@ def test_closed_form_needs_single_sigmoid_layer():
         Contractive(1.0, mode="closed_form").check(build_net("unet"), "sigmoid")
     with pytest.raises(ConfigError, match="probes"):
         Contractive(1.0, mode="hutchinson", probes=0)
+
+
+def test_subset_estimator_is_unbiased_for_the_batch_mean():
+    """m = 1: the mean over every possible draw is exactly the batch mean; m >= B is exact itself."""
+    torch.manual_seed(6)
+    net = build_net("unet", widths=[3, 4, 4], latent_dim=5).double()
+    x = torch.rand(6, 1, 28, 28, dtype=torch.float64)
+    exact = frobenius_exact(net.encoder, x)  # (6,)
+    reg_all = Contractive(1.0, samples=6)
+    assert reg_all(net, x, None, torch.Generator().manual_seed(0)).item() == pytest.approx(exact.mean().item(),
+                                                                                          rel=1e-12)
+    reg1 = Contractive(1.0, samples=1)
+    seen = {}
+    for s in range(200):  # draws land on each sample; the values are exactly the per-sample penalties
+        v = reg1(net, x, None, torch.Generator().manual_seed(s)).item()
+        seen[round(v, 12)] = v
+    assert sorted(seen.values()) == pytest.approx(sorted(exact.tolist()), rel=1e-12)
+    assert sum(seen.values()) / 6 == pytest.approx(exact.mean().item(), rel=1e-12)
+
+
+def test_subset_estimator_gradient_averages_to_exact():
+    torch.manual_seed(7)
+    enc = nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Tanh(), nn.Linear(6, 4), nn.Sigmoid()).double()
+    net = type("Net", (), {"encoder": enc})()
+    x = torch.rand(8, 1, 28, 28, dtype=torch.float64)
+    w = enc[1].weight
+    (g_exact,) = torch.autograd.grad(frobenius_exact(enc, x).mean(), w)
+    reg = Contractive(1.0, samples=2)
+    grads = [torch.autograd.grad(reg(net, x, None, torch.Generator().manual_seed(s)), w)[0] for s in range(3000)]
+    mean = torch.stack(grads).mean(0)
+    assert (mean - g_exact).norm() / g_exact.norm() < 0.05  # Monte Carlo error of 3000 draws
+    assert (grads[0] - g_exact).norm() / g_exact.norm() > 0.05  # a single draw is noisy
+
+
+def test_subset_needs_plain_exact_mode():
+    with pytest.raises(ConfigError, match="samples"):
+        Contractive(1.0, samples=0)
+    with pytest.raises(ConfigError, match="needs mode 'exact'"):
+        Contractive(1.0, mode="hutchinson", samples=8)
+    with pytest.raises(ConfigError, match="needs mode 'exact'"):
+        Contractive(1.0, samples=8, reuse_forward=True)
+    with pytest.raises(ConfigError, match="chunk_size"):
+        Contractive(1.0, chunk_size="big")

@@ -17,10 +17,12 @@ from regae.errors import ConfigError
 from regae.nets import build_net
 from regae.regularizers import Contractive
 from regae.regularizers.contractive import (
+    CPU_CHUNK,
     frobenius_exact,
     frobenius_exact_from_graph,
     frobenius_hutchinson,
     frobenius_per_sample,
+    resolve_chunk,
 )
 
 D = 6  # latent size of the small U-Net
@@ -116,10 +118,14 @@ def test_training_step_same_with_and_without_reusing_the_forward(small, chunk_si
     assert torch.allclose(g_reuse, g_func, rtol=1e-7, atol=1e-10 * g_func.abs().max().item())
 
 
-def test_default_exact_reuses_the_training_forward():
+def test_default_exact_is_torch_func_with_auto_chunks():
     reg = Contractive(1.0)
-    assert reg.mode == "exact" and reg.reuse_forward and reg.needs_input_grad
-    assert not Contractive(1.0, reuse_forward=False).needs_input_grad
+    assert reg.mode == "exact" and not reg.reuse_forward and not reg.needs_input_grad
+    assert reg.chunk_size == "auto" and reg.samples is None
+    assert Contractive(1.0, reuse_forward=True).needs_input_grad
+    assert resolve_chunk("auto", torch.device("cpu")) == CPU_CHUNK
+    assert resolve_chunk("auto", torch.device("cuda")) is None  # all d at once on a GPU
+    assert resolve_chunk(4, torch.device("cuda")) == 4
     with pytest.raises(ConfigError, match="reuse_forward"):
         Contractive(1.0, reuse_forward="yes")
 

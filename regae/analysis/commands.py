@@ -2,7 +2,11 @@
 
 The default ``regae compare`` budget is sized for a 2-core CPU (about 20 minutes in all);
 ``--full`` trains with the seed hyperparameters (the ``sparse``/``contractive`` presets as
-they are: 20 epochs each), meant for a GPU or a cluster node.
+they are: 20 epochs each), meant for a GPU or a cluster node. ``--seeds N`` trains each AE
+N times (training seeds 0..N-1) and the report averages and compares over them.
+
+Only argument parsing happens at import: torch, Lightning and the analyses load when a
+command runs, so ``--help`` and option errors answer at once.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from regae.analysis.report import ReportConfig, build_report, check_writable, parse_ckpt_args
+from regae.analysis.options import ReportConfig, check_writable, parse_ckpt_args
 from regae.errors import ConfigError, OutputError, RegaeError
 
 #: name -> (preset, default CPU budget as `regae fit` overrides). Same net and the same number of
@@ -63,14 +67,24 @@ def report_main(argv: list[str]) -> int:
                    help="a regae checkpoint (repeat for several AEs; two or more adds the comparison)")
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default %(default)s)")
     p.add_argument("--title", default="Regularized autoencoders compared")
+    p.add_argument("--intro", metavar="TEXT|@FILE",
+                   help="markdown put under the title (e.g. how the checkpoints were trained); @FILE reads it from FILE")
     _analysis_args(p)
     args = p.parse_args(argv)
     ckpts = parse_ckpt_args(args.ckpt)
+    intro = args.intro or ""
+    if intro.startswith("@"):
+        try:
+            intro = Path(intro[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"regae report: cannot read --intro file {intro[1:]}: {exc.strerror or exc}") from None
     cfg = _config(args)
+    from regae.analysis.report import build_report
+
     if len(ckpts) == 1:
         print("regae report: one checkpoint: writing a single-AE report (give two --ckpt to compare AEs)")
     t0 = time.perf_counter()
-    index = build_report(ckpts, args.out, cfg, title=args.title)
+    index = build_report(ckpts, args.out, cfg, title=args.title, intro=intro)
     print(f"report written to {index} ({time.perf_counter() - t0:.0f} s); also index.html and metrics.json")
     return 0
 
@@ -80,6 +94,7 @@ class Run:
     name: str
     argv: list[str]
     root: Path
+    seed: int = 0
 
     @property
     def last(self) -> Path:
@@ -87,25 +102,33 @@ class Run:
 
 
 def plan_runs(runs_dir: Path, full: bool, epochs: int | None, max_steps: int | None, accelerator: str | None,
-              devices: str | None, extra: list[str]) -> list[Run]:
-    """The two ``regae fit`` command lines: presets + budget overrides + passthrough arguments."""
+              devices: str | None, extra: list[str], seeds: int = 1) -> list[Run]:
+    """The ``regae fit`` command lines: presets + budget overrides + passthrough arguments, per seed.
+
+    Seed k sets the weights' initialisation, the batch order and the per-step noise
+    (``--seed_everything k --model.seed k --data.shuffle_seed k``); the train/val split stays fixed.
+    With one seed a run lives in ``RUNS_DIR/NAME``, with several in ``RUNS_DIR/NAME/seedK``.
+    """
     runs = []
     for name, (preset, budget) in CPU_BUDGET.items():
-        argv = ["fit", "--config", preset]
-        if not full:
-            argv += budget
-        if epochs is not None:
-            argv += ["--trainer.max_epochs", str(epochs)]
-            if max_steps is None and not full:
-                argv += ["--trainer.max_steps", "-1"]
-        if max_steps is not None:
-            argv += ["--trainer.max_steps", str(max_steps)]
-        if accelerator:
-            argv += ["--trainer.accelerator", accelerator]
-        if devices:
-            argv += ["--trainer.devices", devices]
-        root = runs_dir / name
-        runs.append(Run(name, argv + ["--trainer.default_root_dir", str(root)] + extra, root))
+        for seed in range(seeds):
+            argv = ["fit", "--config", preset]
+            if not full:
+                argv += budget
+            if epochs is not None:
+                argv += ["--trainer.max_epochs", str(epochs)]
+                if max_steps is None and not full:
+                    argv += ["--trainer.max_steps", "-1"]
+            if max_steps is not None:
+                argv += ["--trainer.max_steps", str(max_steps)]
+            if accelerator:
+                argv += ["--trainer.accelerator", accelerator]
+            if devices:
+                argv += ["--trainer.devices", devices]
+            if seeds > 1 or seed:
+                argv += ["--seed_everything", str(seed), "--model.seed", str(seed), "--data.shuffle_seed", str(seed)]
+            root = runs_dir / name / f"seed{seed}" if seeds > 1 else runs_dir / name
+            runs.append(Run(name, argv + ["--trainer.default_root_dir", str(root)] + extra, root, seed))
     return runs
 
 
@@ -119,14 +142,32 @@ def budget_text(runs: list[Run], full: bool, overridden: bool = False) -> str:
     return f"Trained by `regae compare` with {mode}. The training commands were:\n\n{cmds}\n"
 
 
+def split_data_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the rest, the ``--data.*`` options with their values) of ``argv``: the data options go to every fit."""
+    rest, data, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--data."):
+            takes_value = "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            data += argv[i : i + 2] if takes_value else [arg]
+            i += 2 if takes_value else 1
+            continue
+        rest.append(arg)
+        i += 1
+    return rest, data
+
+
 def compare_main(argv: list[str]) -> int:
-    """regae compare [--full] [--epochs N] [--max-steps N] [--out DIR] [--runs-dir DIR] [-- fit args...]"""
+    """regae compare [--full] [--epochs N] [--max-steps N] [--seeds N] [--data.* ...] [-- fit args...]"""
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
+    argv, data_args = split_data_args(argv)
+    extra = data_args + extra
     p = _Parser(prog="regae compare", description="Train the sparse and the contractive AE with `regae fit`, then "
-                "write the comparison report. Arguments after `--` go to both `regae fit` commands.")
+                "write the comparison report. `--data.*` options (e.g. --data.dataset fashion-mnist, "
+                "--data.dataset folder:PATH) and any arguments after `--` go to both `regae fit` commands.")
     p.add_argument("--out", type=Path, default=Path("report"), help="report folder (default %(default)s)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs/compare"),
                    help="training runs go to RUNS_DIR/sparse and RUNS_DIR/contractive (default %(default)s)")
@@ -135,6 +176,9 @@ def compare_main(argv: list[str]) -> int:
     p.add_argument("--max-steps", type=int, help="stop each AE after this many optimizer steps")
     p.add_argument("--accelerator", help="passed to the trainer: cpu, gpu, auto, ...")
     p.add_argument("--devices", help="passed to the trainer, e.g. 1 or 2")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="train each AE with this many training seeds (0..N-1) and report mean ± std and paired "
+                        "tests over them (default %(default)s; N times the training time)")
     p.add_argument("--ckpt", action="append", metavar="[NAME=]PATH",
                    help="skip training and compare these checkpoints (two or more)")
     p.add_argument("--reuse", action="store_true", help="use checkpoints already in RUNS_DIR instead of training")
@@ -142,9 +186,11 @@ def compare_main(argv: list[str]) -> int:
     _analysis_args(p)
     args = p.parse_args(argv)
     cfg = _config(args)
-    for flag in ("epochs", "max_steps"):
+    for flag in ("epochs", "max_steps", "seeds"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise ConfigError(f"Expected --{flag.replace('_', '-')} >= 1, got {getattr(args, flag)}.")
+    from regae.analysis.report import build_report
+
     t0 = time.perf_counter()
     if args.ckpt is not None:
         ckpts = parse_ckpt_args(args.ckpt)
@@ -154,12 +200,16 @@ def compare_main(argv: list[str]) -> int:
         check_writable(args.out)
         index = build_report(ckpts, args.out, cfg)
     else:
-        runs = plan_runs(args.runs_dir, args.full, args.epochs, args.max_steps, args.accelerator, args.devices, extra)
+        runs = plan_runs(args.runs_dir, args.full, args.epochs, args.max_steps, args.accelerator, args.devices, extra,
+                         args.seeds)
         check_writable(args.out)
         train(runs, reuse=args.reuse, overwrite=args.overwrite)
         overridden = bool(extra) or args.epochs is not None or args.max_steps is not None
         intro = budget_text(runs, args.full, overridden) + f"\nTraining took {time.perf_counter() - t0:.0f} s in all."
-        index = build_report({r.name: r.last for r in runs}, args.out, cfg, intro=intro)
+        groups: dict[str, list[Path]] = {}
+        for r in runs:
+            groups.setdefault(r.name, []).append(r.last)
+        index = build_report(groups, args.out, cfg, intro=intro)
     print(f"report written to {index} ({time.perf_counter() - t0:.0f} s in all); also index.html and metrics.json")
     return 0
 
@@ -181,7 +231,7 @@ def train(runs: list[Run], reuse: bool = False, overwrite: bool = False) -> None
                                   "--overwrite to retrain, or another --runs-dir")
             shutil.rmtree(ckpt_dir)
         check_writable(run.root)
-        print(f"[compare {k}/{len(runs)}] training {run.name}: regae {' '.join(run.argv)}", flush=True)
+        print(f"[compare {k}/{len(runs)}] training {run.name} (seed {run.seed}): regae {' '.join(run.argv)}", flush=True)
         t0 = time.perf_counter()
         try:
             code = regae_main(run.argv)

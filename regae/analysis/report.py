@@ -11,74 +11,27 @@ import base64
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from regae.analysis.measures import overview_section
+from regae.analysis.measures import fmt_psnr, overview_section
+from regae.analysis.options import ReportConfig, check_writable
 from regae.analysis.pairs import interpolation_section
 from regae.analysis.probe import probe_section
 from regae.analysis.section import Section
 from regae.analysis.tables import fmt, json_safe, md_table, pct
 from regae.analysis.tsne import tsne_section
-from regae.checkpoint import load, read_checkpoint
-from regae.data.mnist import load_split
+from regae.checkpoint import load, load_data, read_checkpoint
+from regae.data.datamodule import VAL_FRACTION_DENOMINATOR
 from regae.errors import CheckpointError, ConfigError, OutputError, RegaeError
 
-TRAIN_SIZE = 60_000
 
-
-@dataclass
-class ReportConfig:
-    """Sizes of the analyses (defaults sized to take a few minutes on a 2-core CPU)."""
-
-    n_tsne: int = 2000  # test images in the t-SNE (~30 s of CPU per AE)
-    n_pairs: int = 20  # interpolation pairs
-    n_probe_train: int = 20000  # training images the classifiers are fitted on
-    n_reg: int = 256  # test images for the regularizer values (exact Jacobian: d VJPs each)
-    seed: int = 0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        for name in ("n_tsne", "n_pairs", "n_probe_train", "n_reg"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"Expected `{name}` >= 1, got {getattr(self, name)}.")
-        if self.n_tsne < 50:
-            raise ConfigError(f"Expected `n_tsne` >= 50 (t-SNE needs a few points per class), got {self.n_tsne}.")
-
-
-def parse_ckpt_args(args: list[str]) -> dict[str, Path]:
-    """['sparse=runs/a.ckpt', 'runs/contractive/checkpoints/last.ckpt'] -> {name: path}.
-
-    Without ``NAME=``, the name is the run folder (the parent of ``checkpoints/``) or the file stem;
-    repeated names get ``-2``, ``-3`` suffixes.
-    """
-    named: dict[str, Path] = {}
-    for arg in args:
-        name, sep, path = arg.partition("=")
-        if not sep or "/" in name or not name:
-            name, path = "", arg
-        p = Path(path)
-        if not name:
-            name = p.parent.parent.name if p.parent.name == "checkpoints" and p.parent.parent.name else p.stem
-        base, k = name, 2
-        while name in named:
-            name, k = f"{base}-{k}", k + 1
-        named[name] = p
-    return named
-
-
-def check_writable(out: Path) -> None:
-    """Create ``out`` (and parents) and prove a file can be written there, else :class:`OutputError`."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".regae-write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+def as_groups(ckpts: dict[str, Path | list[Path]]) -> dict[str, list[Path]]:
+    """{name: path} or {name: [paths]} -> {name: [paths]}."""
+    return {n: list(p) if isinstance(p, (list, tuple)) else [p] for n, p in ckpts.items()}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -103,12 +56,17 @@ def load_checked(path: Path, device: torch.device):
         raise CheckpointError(f"checkpoint corrupt or not a checkpoint: {path} ({type(exc).__name__})") from None
 
 
-def training_budget(path: Path) -> dict[str, Any]:
-    """Steps, batch size and epochs-equivalent of a checkpoint, from what Lightning stored in it."""
+def training_budget(path: Path, train_split: int = 60_000) -> dict[str, Any]:
+    """Steps, batch size and epochs-equivalent of a checkpoint, from what Lightning stored in it.
+
+    ``train_split``: images in the dataset's training split (validation is held out of it).
+    """
     ckpt = read_checkpoint(path)
     data = ckpt.get("datamodule_hyper_parameters") or {}
     batch = data.get("batch_size")
-    n_train = data.get("limit_train") or (TRAIN_SIZE - data.get("val_size", 5000) if data else None)
+    val = data.get("val_size")
+    val = train_split // VAL_FRACTION_DENOMINATOR if val is None else val
+    n_train = data.get("limit_train") or (train_split - val if data else None)
     steps = int(ckpt.get("global_step", 0))
     hp = ckpt.get("hyper_parameters", {})
     return {
@@ -118,70 +76,99 @@ def training_budget(path: Path) -> dict[str, Any]:
     }
 
 
-def budget_section(paths: dict[str, Path], models: dict[str, Any]) -> Section:
+def shared_dataset(groups: dict[str, list[Any]]):
+    """The one dataset every model was trained on (read again from the checkpoints' records)."""
+    seen = {(name, (m.data_record or {}).get("dataset", "mnist"), tuple(m.input_shape))
+            for name, ms in groups.items() for m in ms}
+    if len({(spec, shape) for _, spec, shape in seen}) > 1:
+        what = ", ".join(sorted(f"{n}: {spec} {'x'.join(map(str, shape))}" for n, spec, shape in seen))
+        raise ConfigError(f"the checkpoints were trained on different data ({what}); report on one dataset at a time")
+    return load_data(next(iter(groups.values()))[0])
+
+
+def budget_section(paths: dict[str, list[Path]], groups: dict[str, list[Any]], train_split: int = 60_000) -> Section:
     rows, metrics = [], {}
-    for name, path in paths.items():
-        b = training_budget(path)
-        m = models[name]
-        b.update(checkpoint=str(path), arch=m.hparams.get("arch"), latent_dim=m.latent_dim,
-                 parameters=sum(p.numel() for p in m.parameters()))
-        metrics[name] = b
-        rows.append([name, f"`{path}`", f"{b['arch']} {b['widths'] or '(default widths)'}, d={m.latent_dim}",
-                     f"{b['parameters']:,}", b["global_step"], b["batch_size"], fmt(b["epochs_equivalent"], 2),
-                     f"{b['optimizer']} lr={b['lr']:g}"])
+    for name, ps in paths.items():
+        metrics[name] = []
+        for path, m in zip(ps, groups[name]):
+            b = training_budget(path, train_split)
+            b.update(checkpoint=str(path), arch=m.hparams.get("arch"), latent_dim=m.latent_dim,
+                     parameters=sum(p.numel() for p in m.parameters()), seed=m.hparams.get("seed"),
+                     lr_schedule=m.hparams.get("lr_schedule", "constant"))
+            metrics[name].append(b)
+            rows.append([name if len(ps) == 1 else f"{name} (seed {b['seed']})", f"`{path}`",
+                         f"{b['arch']} {b['widths'] or '(default widths)'}, d={m.latent_dim}", f"{b['parameters']:,}",
+                         b["global_step"], b["batch_size"], fmt(b["epochs_equivalent"], 2),
+                         f"{b['optimizer']} lr={b['lr']:g}, {b['lr_schedule']}"])
     text = ("What each model is and how long it was trained (steps × batch size ÷ training images = "
             "epochs).\n\n" + md_table(["AE", "checkpoint", "net", "parameters", "steps", "batch", "epochs",
-                                       "optimizer"], rows))
+                                        "optimizer"], rows))
     return Section("models", "Models and training budget", text, metrics)
 
 
 def summary_section(sections: dict[str, Section], names: list[str]) -> Section:
-    """The headline numbers, restated from the other sections' metrics."""
+    """The headline numbers and every comparison verdict, restated from the other sections' metrics."""
     ov = sections["overview"].metrics
-    lines = ["- Test PSNR: " + ", ".join(f"{n} {fmt(ov[n]['test_psnr_db'])} dB" for n in names) + "."]
-    acc = sections["classification"].metrics["accuracy"]
-    best = {n: max(acc[n].values()) for n in names}
-    lines.append("- Best embedding classifier: " + ", ".join(f"{n} {pct(best[n])}" for n in names) + ".")
-    interp = sections["interpolation"].metrics["models"]
-    mid = [k for k, a in enumerate(sections["interpolation"].metrics["alphas"]) if a == 0.4 or a == 0.6]
-    if mid:
-        lines.append("- Interpolation, mean PSNR(Î_α, Î'_α) at α = 0.4/0.6: " + ", ".join(
-            f"{n} {'/'.join(fmt(interp[n]['per_alpha'][k]['psnr_db']['mean']) for k in mid)} dB" for n in names) + ".")
-    cmp = sections["classification"].metrics["comparison"]
-    for clf, c in cmp.items():
-        lines.append(f"- {clf}: {c['best']} ahead of {c['runner_up']} by {c['gap_points']:.2f} points.")
-    return Section("summary", "Summary", "\n".join(lines), {"best_classifier_accuracy": best})
+    lines = ["- Test PSNR: " + ", ".join(f"{n} {fmt_psnr(ov[n]['test_psnr_db_per_seed'])} dB" for n in names) + "."]
+    lines += [f"- Test PSNR: {c['sentence']}." for c in ov["comparisons"]]
+    cls = sections["classification"].metrics
+    best = {}
+    if "accuracy" in cls:
+        for n in names:
+            clf, acc = max(cls["accuracy"][n].items(), key=lambda kv: kv[1]["accuracy"])
+            best[n] = {"classifier": clf, **acc}
+        lines.append("- Best embedding classifier: " + ", ".join(
+            f"{n} {pct(best[n]['accuracy'])} ({best[n]['classifier']}, 95 % CI {pct(best[n]['ci_low'])}–"
+            f"{pct(best[n]['ci_high'])})" for n in names) + ".")
+        lines += [f"- {c['classifier']}: {c['sentence']} ({c['test']})." for c in cls["comparisons"]]
+    interp = sections["interpolation"].metrics
+    lines += [f"- Interpolation (mean PSNR between the routes, 0 < α < 1): {c['sentence']}."
+              for c in interp["comparisons"]]
+    return Section("summary", "Summary", "\n".join(lines), {"best_classifier": best})
 
 
-def build_report(ckpts: dict[str, Path], out: Path, cfg: ReportConfig | None = None,
+def build_report(ckpts: dict[str, Path | list[Path]], out: Path, cfg: ReportConfig | None = None,
                  title: str = "Regularized autoencoders compared", intro: str = "") -> Path:
-    """Analyse ``ckpts`` ({name: path}) and write ``out/index.md``, ``index.html``, ``metrics.json``, PNGs."""
+    """Analyse ``ckpts`` ({name: path or [paths of its seeds]}) and write ``out/index.md``,
+    ``index.html``, ``metrics.json`` and PNGs."""
     cfg = cfg or ReportConfig()
     device = resolve_device(cfg.device)
     check_writable(out)
-    models = {name: load_checked(path, device) for name, path in ckpts.items()}
-    train, test = load_split("train"), load_split("test")
+    paths = as_groups(ckpts)
+    groups = {name: [load_checked(p, device) for p in ps] for name, ps in paths.items()}
+    data = shared_dataset(groups)
+    train, test, classes = data.train, data.test, data.classes
     timings: dict[str, float] = {}
     sections: dict[str, Section] = {}
     steps = [
-        ("models", lambda: budget_section(ckpts, models)),
-        ("overview", lambda: overview_section(models, test.images, test.labels, out, cfg.n_reg,
-                                              {n: str(p) for n, p in ckpts.items()})),
-        ("tsne", lambda: tsne_section(models, test.images, test.labels, out, cfg.n_tsne, cfg.seed)),
-        ("interpolation", lambda: interpolation_section(models, test.images, test.labels, out, cfg.n_pairs,
-                                                        cfg.seed)),
-        ("classification", lambda: probe_section(models, train, test, cfg.n_probe_train, cfg.seed)),
+        ("models", lambda: budget_section(paths, groups, len(train.images))),
+        ("overview", lambda: overview_section(groups, test.images, test.labels, out, cfg.n_reg,
+                                              {n: [str(p) for p in ps] for n, ps in paths.items()})),
+        ("tsne", lambda: tsne_section(groups, test.images, test.labels, out, cfg.n_tsne, cfg.seed, classes)),
+        ("interpolation", lambda: interpolation_section(groups, test.images, test.labels, out, cfg.n_pairs,
+                                                        cfg.seed, classes=classes)),
     ]
+    if data.labelled:
+        steps.append(("classification", lambda: probe_section(groups, train, test, cfg.n_probe_train, cfg.seed)))
     for k, (key, run) in enumerate(steps, 1):
         print(f"[report {k}/{len(steps)}] {key} ...", flush=True)
         t0 = time.perf_counter()
         sections[key] = run()
         timings[key] = round(time.perf_counter() - t0, 2)
-    if len(models) >= 2:
-        sections = {"summary": summary_section(sections, list(models)), **sections}
-    meta = {"title": title, "checkpoints": {n: str(p) for n, p in ckpts.items()}, "config": asdict(cfg),
-            "timings_s": timings, "inf_encoding": 'PSNR of identical images (+inf) is written as the string "inf"; '
-            "a std that does not exist (all values inf) is null"}
+    if not data.labelled:
+        sections["classification"] = Section(
+            "classification", "Classification on the embeddings",
+            f"Skipped: {data.spec} has no labels, so there is nothing to classify (and the t-SNE is in one colour).",
+            {"skipped": "unlabelled dataset"})
+    if len(groups) >= 2:
+        sections = {"summary": summary_section(sections, list(groups)), **sections}
+    meta = {"title": title, "dataset": data.record(), "checkpoints": {n: [str(p) for p in ps] for n, ps in paths.items()},
+            "config": asdict(cfg), "timings_s": timings,
+            "inf_encoding": 'PSNR of identical images (+inf) is written as the string "inf"; '
+            "a std that does not exist (all values inf, or one seed) is null",
+            "statistics": "95 % intervals; paired tests on the same test images: exact McNemar (classifiers, one "
+            "seed), paired bootstrap with 10,000 resamples (PSNR, interpolation, several seeds); p < 0.05 is "
+            "called a difference"}
     write_report(list(sections.values()), out, title, intro, meta)
     return out / "index.md"
 

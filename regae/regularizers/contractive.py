@@ -1,16 +1,20 @@
-"""The contractive penalty ‖∂h/∂x‖²_F, averaged over the batch, three ways.
+"""The contractive penalty ‖∂h/∂x‖²_F, averaged over the batch, several ways.
 
-* :func:`frobenius_exact` — the exact Jacobian with ``torch.func``: one ``vjp`` of the
-  whole batch (samples are independent, so the cotangent e_k for every sample gives row k
-  of every sample's Jacobian at once), evaluated for the d unit cotangents in chunks of
-  ``chunk_size`` under ``vmap``. d backward passes are the floor for the exact value.
-* :func:`frobenius_exact_from_graph` — the same d VJPs taken on the graph of the
-  *training* forward pass (h already computed from an x that requires grad), so the
-  encoder runs once per step. This is the default of :class:`Contractive` (fastest on CPU,
-  see benchmarks/README.md: ``vmap`` over the latent axis makes every op d times larger,
-  which falls out of cache on a CPU, so one VJP at a time wins there).
+* :func:`frobenius_exact` — the exact Jacobian with ``torch.func`` (the default exact path):
+  one ``vjp`` of the whole batch (samples are independent, so the cotangent e_k for every
+  sample gives row k of every sample's Jacobian at once), evaluated for the d unit cotangents
+  in chunks of ``chunk_size`` under ``vmap``. d backward passes are the floor for the exact
+  value. ``chunk_size='auto'`` takes all d at once on CUDA and :data:`CPU_CHUNK` on a CPU
+  (measured best, benchmarks/README.md: ``vmap`` over the latent axis makes every op c times
+  larger, which falls out of cache on a CPU).
+* :func:`frobenius_exact_from_graph` — the same d VJPs taken on the graph of the *training*
+  forward pass (h already computed from an x that requires grad), so the encoder runs once
+  per step (``reuse_forward: true``). Kept as an option: on a CPU it saves one encoder
+  forward per step, a few per cent of an exact step (benchmarks/README.md).
+* exact on a subset (``samples: m``) — the exact per-sample value on m samples drawn at random
+  from the batch: an unbiased estimate of the batch mean at about m/B of the exact cost.
 * :func:`frobenius_hutchinson` — unbiased estimate E_v ‖Jᵀv‖², v ~ N(0, I_d), with k
-  probes; reuses the training forward pass and costs one VJP (and its double backward).
+  probes; reuses the training forward pass and costs k VJPs (and their double backward).
 * :func:`frobenius_sigmoid_layer` — closed form for h = σ(Wx + b):
   Σ_j (h_j(1 - h_j))² Σ_i W_ji².
 
@@ -29,6 +33,15 @@ from regae.nets.base import AENet
 from regae.regularizers.base import Regularizer
 
 MODES = ("exact", "hutchinson", "closed_form")
+#: cotangents per vmap chunk of the exact penalty on a CPU (``chunk_size: auto``), from benchmarks/README.md
+CPU_CHUNK = 1
+
+
+def resolve_chunk(chunk_size: int | str | None, device: torch.device) -> int | None:
+    """``'auto'`` -> all d at once (None) on CUDA, :data:`CPU_CHUNK` elsewhere; ints and None pass."""
+    if chunk_size == "auto":
+        return None if device.type == "cuda" else CPU_CHUNK
+    return chunk_size
 
 
 def _as_function(encoder: nn.Module):
@@ -43,12 +56,14 @@ def frobenius_per_sample(encoder: nn.Module, x: Tensor) -> Tensor:
     return jac.pow(2).flatten(1).sum(1)
 
 
-def frobenius_exact(encoder: nn.Module, x: Tensor, chunk_size: int | None = 1) -> Tensor:
+def frobenius_exact(encoder: nn.Module, x: Tensor, chunk_size: int | str | None = "auto") -> Tensor:
     """Exact ‖∂h/∂x‖²_F per sample (B,) from one batched ``torch.func.vjp``.
 
-    ``chunk_size`` cotangents go through ``vmap(vjp_fn)`` at once; ``None`` means all d.
-    The encoder must treat samples independently (no batch statistics).
+    ``chunk_size`` cotangents go through ``vmap(vjp_fn)`` at once; ``None`` means all d,
+    ``'auto'`` see :func:`resolve_chunk`. The encoder must treat samples independently
+    (no batch statistics).
     """
+    chunk_size = resolve_chunk(chunk_size, x.device)
     h, vjp_fn = vjp(_as_function(encoder), x)  # h: (B, d)
     d = h.shape[1]
     eye = torch.eye(d, device=h.device, dtype=h.dtype)
@@ -65,7 +80,7 @@ def frobenius_exact(encoder: nn.Module, x: Tensor, chunk_size: int | None = 1) -
     return total
 
 
-def frobenius_exact_from_graph(h: Tensor, x: Tensor, chunk_size: int | None = 1) -> Tensor:
+def frobenius_exact_from_graph(h: Tensor, x: Tensor, chunk_size: int | str | None = "auto") -> Tensor:
     """Exact ‖∂h/∂x‖²_F per sample (B,) from the existing graph h(x): Σ_k ‖(∂h/∂x)ᵀ e_k‖².
 
     ``h`` (B, d) must have been computed from ``x`` with ``x.requires_grad`` (the training
@@ -75,6 +90,7 @@ def frobenius_exact_from_graph(h: Tensor, x: Tensor, chunk_size: int | None = 1)
     """
     if not x.requires_grad or h.grad_fn is None:
         raise ValueError("frobenius_exact_from_graph needs h computed from an x that requires grad.")
+    chunk_size = resolve_chunk(chunk_size, x.device)
     d = h.shape[1]
     step = d if chunk_size is None else max(1, chunk_size)
     total = x.new_zeros(x.shape[0])
@@ -126,33 +142,50 @@ def single_sigmoid_layer(encoder: nn.Module) -> nn.Linear | None:
     return None
 
 
+def subset_indices(batch: int, samples: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """``samples`` distinct indices of a batch of ``batch``, drawn with ``generator`` (all if m >= B)."""
+    if samples >= batch:
+        return torch.arange(batch, device=device)
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    return torch.randperm(batch, generator=generator, device=gen_device)[:samples].to(device)
+
+
 class Contractive(Regularizer):
     """(1/B) Σ_b ‖∂h_b/∂x_b‖²_F, the squared Frobenius norm of the encoder's Jacobian.
 
-    ``mode='exact'`` (d VJPs), ``'hutchinson'`` (k random probes, unbiased),
-    ``'closed_form'`` (only for a single sigmoid dense layer). In exact mode
-    ``reuse_forward=True`` (default) takes the VJPs on the training forward's graph
-    (:func:`frobenius_exact_from_graph`); ``False`` runs the encoder again under
-    ``torch.func`` (:func:`frobenius_exact`). ``chunk_size`` cotangents go back at once
-    in either (1 is fastest on CPU).
+    ``mode='exact'`` (d VJPs per sample), ``'hutchinson'`` (k random probes, unbiased),
+    ``'closed_form'`` (only for a single sigmoid dense layer). In exact mode:
+
+    * ``samples: m`` takes the exact value on m samples drawn at random from the batch
+      (unbiased for the batch mean, about m/B of the cost; ``null`` = every sample);
+    * ``chunk_size`` cotangents go back at once (``auto``: all d on CUDA, 1 on a CPU);
+    * ``reuse_forward: true`` takes the VJPs on the training forward's graph
+      (:func:`frobenius_exact_from_graph`, all samples) instead of ``torch.func``
+      (:func:`frobenius_exact`, the default).
     """
 
     name = "contractive"
 
     def __init__(
-        self, weight: float, mode: str = "exact", probes: int = 1, chunk_size: int | None = 1,
-        reuse_forward: bool = True,
+        self, weight: float, mode: str = "exact", probes: int = 1, chunk_size: int | str | None = "auto",
+        reuse_forward: bool = False, samples: int | None = None,
     ) -> None:
         super().__init__(weight)
         if mode not in MODES:
             raise ConfigError(f"Expected contractive `mode` in {list(MODES)}, got {mode!r}.")
         if not isinstance(probes, int) or probes < 1:
             raise ConfigError(f"Expected contractive `probes` >= 1, got {probes}.")
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-            raise ConfigError(f"Expected contractive `chunk_size` >= 1 or null, got {chunk_size}.")
+        if chunk_size not in (None, "auto") and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ConfigError(f"Expected contractive `chunk_size` >= 1, 'auto' or null, got {chunk_size!r}.")
         if not isinstance(reuse_forward, bool):
             raise ConfigError(f"Expected contractive `reuse_forward` true or false, got {reuse_forward!r}.")
+        if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 1):
+            raise ConfigError(f"Expected contractive `samples` >= 1 or null, got {samples!r}.")
+        if samples is not None and (mode != "exact" or reuse_forward):
+            raise ConfigError("contractive `samples` (exact on a random subset) needs mode 'exact' "
+                              "and reuse_forward false.")
         self.mode, self.probes, self.chunk_size, self.reuse_forward = mode, probes, chunk_size, reuse_forward
+        self.samples = samples
         self.needs_input_grad = mode == "hutchinson" or (mode == "exact" and reuse_forward)
 
     def check(self, model: AENet, latent_activation: str) -> None:
@@ -170,5 +203,8 @@ class Contractive(Regularizer):
         elif self.reuse_forward and x.requires_grad and h.grad_fn is not None:
             per_sample = frobenius_exact_from_graph(h, x, self.chunk_size)
         else:
-            per_sample = frobenius_exact(model.encoder, x.detach(), self.chunk_size)
+            x = x.detach()
+            if self.samples is not None:
+                x = x[subset_indices(x.shape[0], self.samples, generator, x.device)]  # (m, C, H, W)
+            per_sample = frobenius_exact(model.encoder, x, self.chunk_size)
         return per_sample.mean()

@@ -33,3 +33,11 @@ def ckpts(tmp_path_factory) -> dict[str, str]:
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("analysis-ckpts")
     return {name: str(train_tiny(folder / f"{name}.ckpt", opts)) for name, opts in MODELS.items()}
+
+
+@pytest.fixture(scope="session")
+def sparse_seed1(tmp_path_factory) -> str:
+    """The sparse AE again with training seed 1 (a second seed for the statistics over seeds)."""
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("analysis-ckpts-seed1")
+    return str(train_tiny(folder / "sparse-seed1.ckpt", {**MODELS["sparse"], "seed": 1}, seed=1))

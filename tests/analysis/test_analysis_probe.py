@@ -3,7 +3,8 @@ import pytest
 
 from regae import load, load_split
 from regae.analysis.embed import encode
-from regae.analysis.probe import _verdict, pca_features, probe
+from regae.analysis.probe import CLASSIFIERS, comparisons, pca_features, probe
+from regae.analysis.stats import accuracy_summary, compare_correct
 from regae.analysis.tsne import subset_indices
 
 
@@ -44,10 +45,33 @@ def test_lightly_trained_ae_embeddings_far_above_chance(ckpts, small_split):
         assert max(acc.values()) > 0.5, acc
 
 
-def test_verdict_names_the_better_ae_and_the_gap():
-    results = {"a": {"logistic regression": 0.90, "5-NN": 0.80}, "b": {"logistic regression": 0.95, "5-NN": 0.80}}
-    text, cmp = _verdict(results, ["a", "b"])
-    assert cmp["logistic regression"] == {"best": "b", "runner_up": "a", "gap_points": pytest.approx(5.0)}
-    assert "**b** is better than a by 5.00 percentage points" in text
-    assert "5-NN: a and b tie at 80.00 %" in text
-    assert _verdict(results, ["a"])[1] == {}
+def test_comparisons_test_every_ae_against_each_other_and_the_baselines():
+    rng = np.random.default_rng(0)
+    base = rng.random(2000) < 0.9
+    worse = base.copy()
+    worse[np.flatnonzero(base)[:150]] = False  # 150 items only "a" gets right
+    clf = list(CLASSIFIERS)
+    correct = {"a": {c: [base] for c in clf}, "b": {c: [worse] for c in clf},
+               "raw pixels": {c: [base] for c in clf}, "PCA-8 of pixels": {c: [worse] for c in clf}}
+    cmp = comparisons(correct, ["a", "b"], {"a": 8, "b": 8})
+    got = {(c["a"], c["b"], c["classifier"]): c for c in cmp}
+    assert len(cmp) == 5 * len(clf)  # a-b, a and b vs pixels, a and b vs PCA, per classifier
+    ab = got[("a", "b", "5-NN")]
+    assert ab["diff_points"] == pytest.approx(7.5) and ab["test"] == "exact McNemar"
+    assert ab["p"] < 1e-6 and ab["sentence"].startswith("a is better than b: a − b = +7.50 points")
+    same = got[("a", "raw pixels", "5-NN")]
+    assert same["p"] == 1.0 and same["sentence"].startswith("no significant difference between a and raw pixels")
+    assert got[("b", "PCA-8 of pixels", "logistic regression")]["p"] == 1.0
+    # two seeds: the paired bootstrap over items of the seed-averaged accuracy takes over
+    two = compare_correct([base, base], [worse, worse], n_boot=2000)
+    assert two["test"].startswith("paired bootstrap") and two["diff_points"] == pytest.approx(7.5)
+    assert two["p_mcnemar_per_seed"] == [ab["p"], ab["p"]]
+
+
+def test_accuracy_summary_over_seeds():
+    a, b = np.r_[np.ones(90), np.zeros(10)].astype(bool), np.r_[np.ones(80), np.zeros(20)].astype(bool)
+    one = accuracy_summary([a])
+    assert one["accuracy"] == 0.9 and one["std_over_seeds"] is None and one["ci_low"] < 0.9 < one["ci_high"]
+    two = accuracy_summary([a, b], n_boot=2000)
+    assert two["accuracy"] == pytest.approx(0.85) and two["std_over_seeds"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
+    assert two["per_seed"] == [0.9, 0.8]

@@ -4,16 +4,21 @@ import re
 import pytest
 import torch
 
-from regae.analysis.report import ReportConfig, build_report, parse_ckpt_args
-from regae.analysis.tables import fmt, fmt_mean_std, parse_md_tables, pct
+from regae.analysis.measures import fmt_psnr
+from regae.analysis.options import ReportConfig, parse_ckpt_args
+from regae.analysis.probe import fmt_acc
+from regae.analysis.report import build_report
+from regae.analysis.stats import fmt_p
+from regae.analysis.tables import fmt, fmt_mean_std, parse_md_tables
 from regae.cli import main
 
 
 @pytest.fixture(scope="module")
-def report(ckpts, tmp_path_factory):
+def report(ckpts, sparse_seed1, tmp_path_factory):
+    """sparse with two training seeds, contractive with one: both paths of the statistics."""
     out = tmp_path_factory.mktemp("report")
     cfg = ReportConfig(n_tsne=300, n_pairs=20, n_probe_train=1000, n_reg=128, seed=0)
-    build_report(ckpts, out, cfg)
+    build_report({"sparse": [ckpts["sparse"], sparse_seed1], "contractive": ckpts["contractive"]}, out, cfg)
     md = (out / "index.md").read_text()
     metrics = json.loads((out / "metrics.json").read_text())
     return out, md, metrics
@@ -61,28 +66,56 @@ def test_interpolation_tables_match_metrics(report):
 
 def test_classification_and_overview_tables_match_metrics(report):
     _, md, metrics = report
-    acc = metrics["classification"]["accuracy"]
+    cls = metrics["classification"]
+    acc = cls["accuracy"]
     table = _table_after(md, "| features |")
-    assert table[0] == ["features", "dim", "logistic regression", "5-NN"]
+    assert table[0] == ["features", "dim", "seeds", "logistic regression accuracy [95 % CI]", "5-NN accuracy [95 % CI]"]
     assert [r[0] for r in table[1:]] == ["sparse", "contractive", "raw pixels", "PCA-16 of pixels"]
+    assert [r[2] for r in table[1:]] == ["2", "1", "1", "1"]
     for row in table[1:]:
-        assert row[2:] == [pct(acc[row[0]]["logistic regression"]), pct(acc[row[0]]["5-NN"])]
-    assert min(acc["raw pixels"].values()) > 0.8 and max(acc["sparse"].values()) > 0.5  # chance ~10 %
-    best = metrics["classification"]["comparison"]["logistic regression"]
-    assert f"**{best['best']}** is better than {best['runner_up']} by {best['gap_points']:.2f}" in md
+        assert row[3:] == [fmt_acc(acc[row[0]]["logistic regression"]), fmt_acc(acc[row[0]]["5-NN"])]
+        for clf in ("logistic regression", "5-NN"):
+            a = acc[row[0]][clf]
+            assert a["ci_low"] < a["accuracy"] < a["ci_high"] and a["n_test"] == 10_000
+    assert len(acc["sparse"]["5-NN"]["per_seed"]) == 2 and acc["sparse"]["5-NN"]["std_over_seeds"] is not None
+    assert min(a["accuracy"] for a in acc["raw pixels"].values()) > 0.8 and acc["sparse"]["5-NN"]["accuracy"] > 0.3  # chance 0.1
+    cmp = {(c["a"], c["b"], c["classifier"]): c for c in cls["comparisons"]}
+    assert len(cmp) == 10  # sparse-contractive, each vs pixels, each vs PCA-16; two classifiers
+    assert cmp[("sparse", "contractive", "5-NN")]["test"].startswith("paired bootstrap")  # 2 seeds vs 1
+    assert cmp[("contractive", "raw pixels", "5-NN")]["test"] == "exact McNemar"
+    rows = _table_after(md, "| A vs B |")
+    for row in rows[1:]:
+        a, b = row[0].split(" vs ")
+        c = cmp[(a, b, row[1])]
+        assert row[2] == f"{c['diff_points']:+.2f}" and row[4] == fmt_p(c["p"], c["n_boot"])
+        assert c["ci_low_points"] <= c["diff_points"] <= c["ci_high_points"]
+    for clf in ("logistic regression", "5-NN"):
+        assert cmp[("sparse", "contractive", clf)]["sentence"] in md
     overview = _table_after(md, "| AE | trained with |")
     for row in overview[1:]:
         m = metrics["overview"][row[0]]
-        assert row[2] == fmt(m["test_psnr_db"]) and row[6] == fmt(m["regularizers_on_test"]["contractive_jacobian_fro2"], 3)
+        assert row[2] == fmt_psnr(m["test_psnr_db_per_seed"])
+        assert row[6] == fmt(m["regularizers_on_test"]["contractive_jacobian_fro2"], 3)
         assert 10 < m["test_psnr_db"] < 30
-        assert m["test_psnr_db"] == pytest.approx(10 * torch.log10(torch.tensor(1 / m["test_mse"])).item(), abs=1e-3)
+        assert m["test_psnr_db"] == pytest.approx(sum(m["test_psnr_db_per_seed"]) / m["seeds"])
+    assert "(2 seeds)" in overview[1][2] and metrics["overview"]["sparse"]["seeds"] == 2
+    one = metrics["overview"]["contractive"]
+    assert one["test_psnr_db"] == pytest.approx(10 * torch.log10(torch.tensor(1 / one["test_mse"])).item(), abs=1e-3)
+    psnr_cmp = metrics["overview"]["comparisons"][0]
+    assert (psnr_cmp["a"], psnr_cmp["b"]) == ("sparse", "contractive") and psnr_cmp["sentence"] in md
+    assert psnr_cmp["estimate"] == pytest.approx(metrics["overview"]["sparse"]["test_psnr_db"] - one["test_psnr_db"])
     assert metrics["overview"]["contractive"]["regularizers_on_test"]["kl_rho_0.05"] is None  # linear latent
-    assert metrics["models"]["sparse"]["global_step"] == 80 and metrics["models"]["sparse"]["batch_size"] == 64
+    models = metrics["models"]
+    assert [m["global_step"] for m in models["sparse"]] == [80, 80] and models["sparse"][0]["batch_size"] == 64
+    assert [m["seed"] for m in models["sparse"]] == [0, 1]
+    summary = md[md.index("## 1. Summary"):md.index("## 2.")]
+    assert summary.count("no significant difference") + summary.count("is better than") == 1 + 10 + 1
 
 
 def test_ckpt_names():
-    got = parse_ckpt_args(["runs/sparse/checkpoints/last.ckpt", "b=x/y.ckpt", "z/y.ckpt", "w/y.ckpt"])
+    got = parse_ckpt_args(["runs/sparse/checkpoints/last.ckpt", "b=x/y.ckpt", "z/y.ckpt", "w/y.ckpt", "b=x/z.ckpt"])
     assert list(got) == ["sparse", "b", "y", "y-2"]
+    assert [str(p) for p in got["b"]] == ["x/y.ckpt", "x/z.ckpt"]  # one NAME twice: two seeds of one AE
 
 
 def _run(argv, capsys):

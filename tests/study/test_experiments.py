@@ -61,7 +61,7 @@ def test_fit_is_memoised_and_reproducible(tmp_path):
 
 
 @pytest.mark.slow
-def test_study_all_tiny_writes_every_section(tmp_path):
+def test_study_all_tiny_writes_every_section(tmp_path, fake_fashion):
     out = tmp_path / "study"
     assert main(["study", "all", "--budget", "tiny", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -78,6 +78,7 @@ def test_study_all_tiny_writes_every_section(tmp_path):
             assert data[:4] == b"\x89PNG" and len(data) > 5000, fig
             assert f"]({fig})" in index
     assert metrics["study_pca"]["pca30"]["test_psnr"] > 15  # PCA-30 on MNIST: ~18 dB
+    assert "Fashion-MNIST" in metrics["study_nondigits"]["inputs"]  # the generated stand-in (tests/conftest.py)
     assert metrics["study_vae"]["test_kl_nats"] >= 0 and metrics["study_vae"]["reloaded_matches"] is True
     vae = regae.load(out / metrics["study_vae"]["checkpoint"])
     assert vae.hparams.arch == "vae"
