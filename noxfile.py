@@ -141,10 +141,12 @@ def leftovers(session: nox.Session) -> None:
 
 @ci_session
 def bench(session: nox.Session) -> None:
-    """Speed/memory benchmarks: naive vs regae in one run, ratios with PASS/FAIL (not in CI).
+    """Speed/memory benchmarks: naive vs regae in one run, ratios with PASS/FAIL (not in CI); regae vs pythae
+    (the optional extra `bench`, installed here) and a step beside a busy neighbour.
 
     Then the demo under load: 32 gradio_client users x 20 runs against `python -m demo` (~5 min).
     """
+    session.run(PY, "-m", "pip", "install", "-q", "-e", ".[bench]", external=True)
     session.run(PY, "benchmarks/run.py", *session.posargs, external=True)
     session.run(PY, "benchmarks/bench_demo_load.py", external=True)
 

@@ -1,6 +1,6 @@
 """Run every benchmark in one process and print each ratio with its target and PASS/FAIL.
 
-    python benchmarks/run.py [--quick] [--only data,contractive,hutchinson,memory,gpu]
+    python benchmarks/run.py [--quick] [--only data,contractive,hutchinson,memory,gpu,step,peers]
                              [--device cuda] [--clock wall --threads 2] [--repeats 3] [--compile]
 
 (``nox -s bench`` runs this.) About 10-15 minutes on the 2-core CPU it was written on, more
@@ -21,11 +21,14 @@ import bench_data  # noqa: E402
 import bench_gpu  # noqa: E402
 import bench_hutchinson  # noqa: E402
 import bench_memory  # noqa: E402
+import bench_peers  # noqa: E402
+import bench_step  # noqa: E402
 from common import add_arguments, machine  # noqa: E402
 
 BENCHMARKS = {
     "data": bench_data, "contractive": bench_contractive, "hutchinson": bench_hutchinson,
-    "memory": bench_memory, "gpu": bench_gpu,
+    "memory": bench_memory, "gpu": bench_gpu, "step": bench_step,
+    "peers": bench_peers,
 }
 
 

@@ -1,44 +1,103 @@
 """CPU threading for regae's entry points, settled before torch loads.
 
-OpenMP (libgomp, which torch's CPU kernels use) reads its wait policy once, when torch is
-first imported, so it can only be chosen by a process's entry point: ``regae``,
-``python -m launch`` and ``python -m demo`` call :func:`configure_threads` first thing.
+OpenMP (libgomp in torch's Linux wheels; LLVM's or Intel's runtime elsewhere) reads its wait
+policy once, when torch is first imported, so only a process's entry point can choose it:
+``regae``, ``python -m launch`` and ``python -m demo`` call :func:`configure_threads` first.
 
-Why: with OpenMP's default policy an idle worker thread spins for a while before it sleeps.
-On a machine whose cores are shared, the spinning threads of two processes steal each other's
-time slices. Measured on a 2-core machine (benchmarks/README.md), one training step of the
-784-512-256-128-30 MLP with 2 threads took 8 ms alone and 572 ms beside one busy 2-thread
-torch loop; with ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once) it took 28 ms there.
+Why: torch runs an op on all cores, and between ops OpenMP's worker threads *spin* before they
+sleep (libgomp: 300,000 spins, a few ms). When other processes share the cores, the spinning
+threads of each process steal the time slices the others need, and a step becomes 10-70x
+slower (benchmarks/README.md: the 784-512-256-128-30 MLP step took 8 ms alone and 572 ms beside
+one busy 2-thread torch loop). Threads that sleep at once (``OMP_WAIT_POLICY=PASSIVE``) never
+collapse like that, but waking them costs tens of microseconds per op, which an otherwise
+idle machine notices on small nets (the same MLP step: 11.1 instead of 8.0 ms).
 
-What is set (each only when the user has not set it, and only before torch is imported):
+What :func:`configure_threads` sets (only variables the user left unset, only before torch
+is imported, and nothing if the user set any of :data:`USER_POLICY_VARS`):
 
-* ``OMP_WAIT_POLICY=PASSIVE`` unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set;
-* nothing about the thread count: torch's default (one thread per core) stands, a user's
-  ``OMP_NUM_THREADS`` stands, and under DDP on a CPU Lightning gives each of the
-  ``n`` processes on a node ``cores // n`` threads (``_set_num_threads_if_needed``).
+* when the machine is already busy as the command starts (:func:`machine_busy`: the
+  1-minute load average, or the threads of other processes ready to run right now, at least
+  half the cores) or its load is unknown: :data:`BUSY`, threads sleep at once;
+* when it is idle: :data:`IDLE`, threads spin briefly before they sleep (libgomp: 10,000
+  spins, about 0.1-0.2 ms; LLVM/Intel OpenMP: 1 ms, its unit), which covers most gaps between
+  the ops of a training step (median ~25 µs, 75 % under ~120 µs on the MLP) while bounding
+  what a spinning thread can take from a neighbour that starts later.
+
+The thread count is left alone: torch's default (one thread per core) or the user's
+``OMP_NUM_THREADS``; under DDP on a CPU, Lightning gives each of the ``n`` processes on a node
+``cores // n`` threads when ``OMP_NUM_THREADS`` is unset (``_set_num_threads_if_needed``),
+so regae never sets ``OMP_NUM_THREADS`` itself (tests/test_runtime.py checks both).
+The wait policy changes timing only, never results.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Mapping, MutableMapping
 
-#: environment variables and the values regae sets when the user set none of their group
-DEFAULTS: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
+#: set when other processes already keep the cores busy: OpenMP threads sleep at once
+BUSY: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
+#: set on an idle machine: spin briefly before sleeping (libgomp counts spins, LLVM/Intel OpenMP ms)
+IDLE: dict[str, str] = {"GOMP_SPINCOUNT": "10000", "KMP_BLOCKTIME": "1"}
 #: a user's own setting of any of these means "leave the wait policy alone"
-USER_POLICY_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+USER_POLICY_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 
 
-def configure_threads(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
-    """Set regae's OpenMP defaults in ``environ`` (default ``os.environ``); returns what it set.
+def runnable_others(samples: int = 3) -> float | None:
+    """Threads of other processes ready to run right now: Linux's ``procs_running`` (which
+    counts this process too) minus one, median of a few looks 1 ms apart; None off Linux."""
+    seen = []
+    try:
+        for i in range(samples):
+            with open("/proc/stat") as f:
+                seen += [int(line.split()[1]) - 1 for line in f if line.startswith("procs_running")]
+            if i + 1 < samples:
+                time.sleep(0.001)
+    except (OSError, ValueError, IndexError):
+        return None
+    return statistics.median(seen) if seen else None
+
+
+def machine_busy(load: float | None = None, others: float | None = None, cores: int | None = None) -> bool:
+    """Whether other processes keep at least half of this process's cores busy: the 1-minute
+    load average (slow to rise) or the threads ready to run right now (a neighbour that just
+    started), whichever is larger, ≥ cores / 2. True when neither can be read (not Unix)."""
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            load = None
+    if others is None:
+        others = runnable_others()
+    if load is None and others is None:
+        return True
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(load or 0.0, others or 0.0) >= cores / 2
+
+
+def thread_settings(environ: Mapping[str, str] | None = None, busy: bool | None = None) -> dict[str, str]:
+    """The variables regae would set in ``environ`` (default ``os.environ``): none when the user
+    chose a wait policy, else :data:`BUSY` or :data:`IDLE` (``busy`` default:
+    :func:`machine_busy`). Pure: it sets nothing."""
+    env = os.environ if environ is None else environ
+    if any(v in env for v in USER_POLICY_VARS):
+        return {}
+    return dict(BUSY if (machine_busy() if busy is None else busy) else IDLE)
+
+
+def configure_threads(environ: MutableMapping[str, str] | None = None, busy: bool | None = None) -> dict[str, str]:
+    """Set regae's OpenMP wait policy in ``environ`` (default ``os.environ``); returns what it set.
 
     Does nothing once torch is imported (the OpenMP runtime has read its settings by then)
     or when the user chose a wait policy.
     """
     env = os.environ if environ is None else environ
-    if "torch" in sys.modules or any(v in env for v in USER_POLICY_VARS):
+    if "torch" in sys.modules:
         return {}
-    for key, value in DEFAULTS.items():
-        env[key] = value
-    return dict(DEFAULTS)
+    settings = thread_settings(env, busy)
+    env.update(settings)
+    return settings

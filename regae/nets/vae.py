@@ -4,8 +4,10 @@ Encoder: x -> MLP -> (μ, log σ²), both (B, d); the posterior is q(z|x) = N(μ
 Training draws z = μ + σ ⊙ ε, ε ~ N(0, I) (the reparameterisation trick, so gradients
 flow to μ and σ); evaluation uses z = μ. ``encode(x)`` returns μ, the deterministic code
 that t-SNE, interpolation and the classifiers see, so the VAE fits the flat-latent
-contract of every other architecture. The KL term to the prior N(0, I) is a regularizer
-(:class:`regae.regularizers.vae.GaussianKL`), reading (μ, log σ²) from :meth:`VAENet.posterior`.
+contract of every other architecture. The forward returns a :class:`VAEOutput`, an
+``AEOutput`` (x_hat, h = z) plus the posterior's (μ, log σ²), so the KL term to the prior
+N(0, I), a regularizer (:class:`regae.regularizers.vae.GaussianKL`), needs no second encoder
+pass (it falls back to :meth:`VAENet.posterior` when given only x).
 
 Training noise ε comes from torch's global generator (seeded by ``seed_everything``).
 """
@@ -13,13 +15,23 @@ Training noise ε comes from torch's global generator (seeded by ``seed_everythi
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from regae.errors import ConfigError
-from regae.nets.base import DEFAULT_INPUT_SHAPE, AENet, AEOutput, check_input_shape, check_widths
+from regae.nets.base import DEFAULT_INPUT_SHAPE, AENet, check_input_shape, check_widths
 from regae.nets.mlp import MLPDecoder, mlp
+
+
+class VAEOutput(NamedTuple):
+    """:class:`~regae.nets.AEOutput`'s fields first (same names and order), then the posterior."""
+
+    x_hat: Tensor  # (B, C, H, W) in [0, 1]
+    h: Tensor  # (B, d): z = μ + σ ε in training mode, μ in eval mode
+    mu: Tensor  # (B, d)
+    logvar: Tensor  # (B, d)
 
 
 class VAEEncoder(nn.Module):
@@ -48,10 +60,10 @@ class VAENet(AENet):
         """(μ, log σ²) of q(z|x), each (B, d)."""
         return self.encoder.stats(x)
 
-    def forward(self, x: Tensor) -> AEOutput:
+    def forward(self, x: Tensor) -> VAEOutput:
         mu, logvar = self.posterior(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu  # (B, d)
-        return AEOutput(self.decode(z), z)
+        return VAEOutput(self.decode(z), z, mu, logvar)
 
 
 def build_vae(

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from regae.errors import ConfigError
-from regae.nets.base import AENet
+from regae.nets.base import AENet, AEOutput
 
 
 class Regularizer(ABC):
@@ -31,6 +31,14 @@ class Regularizer(ABC):
     @abstractmethod
     def __call__(self, model: AENet, x: Tensor, h: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The unweighted penalty, a scalar tensor."""
+
+    def from_output(self, model: AENet, x: Tensor, out: AEOutput, generator: torch.Generator | None = None) -> Tensor:
+        """The penalty given the forward's whole output (what the training step calls).
+
+        By default ``self(model, x, out.h, generator)``; a penalty that needs more of the output
+        (the VAE's posterior) overrides this instead of running the encoder a second time.
+        """
+        return self(model, x, out.h, generator)
 
     def check(self, model: AENet, latent_activation: str) -> None:
         """Raise :class:`ConfigError` if this penalty cannot apply to ``model``."""

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from regae.errors import ConfigError
-from regae.nets.base import AENet
+from regae.nets.base import AENet, AEOutput
 from regae.regularizers.base import Regularizer
 
 
@@ -21,6 +21,9 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 class GaussianKL(Regularizer):
     """(1/B) Σ_b KL(q(z|x_b) ‖ N(0, I)); needs a model with ``posterior(x) -> (μ, log σ²)`` (arch 'vae').
 
+    In training it reads (μ, log σ²) from the forward's output (:meth:`from_output`); called
+    with ``(model, x, h)`` alone it runs the encoder again through ``model.posterior(x)``.
+
     With ``loss: bce`` (the mean over 784 pixels) a weight of 1/784 makes the training loss
     the negative ELBO per pixel; larger weights give a β-VAE.
     """
@@ -33,4 +36,10 @@ class GaussianKL(Regularizer):
 
     def __call__(self, model: AENet, x: Tensor, h: Tensor, generator: torch.Generator | None = None) -> Tensor:
         mu, logvar = model.posterior(x)  # (B, d) each; one extra encoder pass
+        return gaussian_kl(mu, logvar).mean()
+
+    def from_output(self, model: AENet, x: Tensor, out: AEOutput, generator: torch.Generator | None = None) -> Tensor:
+        mu, logvar = getattr(out, "mu", None), getattr(out, "logvar", None)
+        if mu is None or logvar is None:
+            return self(model, x, out.h, generator)
         return gaussian_kl(mu, logvar).mean()
