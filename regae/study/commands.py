@@ -20,7 +20,7 @@ from pathlib import Path
 
 from regae.errors import ConfigError
 from regae.study.budgets import LEVELS, RECIPES, plan
-from regae.study.registry import EXPERIMENTS, section_order
+from regae.study.registry import EXPERIMENTS, section_key, section_order
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,6 +136,7 @@ def study_main(argv: list[str]) -> int:
     print(f"regae study: {', '.join(names)} at the {level} level -> {out}")
     sampler, wall0, cpu0 = LoadSampler(), time.perf_counter(), time.process_time()
     run = {"command": command, "machine": machine(), "threads": args.threads, "device": args.device, "level": level,
+           "cache": args.cache,
            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "experiments": {}}
     for name in names:
         t0, c0, n0 = time.perf_counter(), time.process_time(), len(sampler.samples)
@@ -158,7 +159,10 @@ def study_main(argv: list[str]) -> int:
                    model_train_cpu_seconds=sum(t.cpu_seconds for t in models))
         with locked(out):  # two invocations may write into one OUT at once (e.g. halves of the study in parallel)
             runs = record_run(out, run)
-            index = write_sections(sections, out, preface=preface(runs), order=section_order())
+            done = set(json.loads((out / "sections.json").read_text())) if (out / "sections.json").is_file() else set()
+            done |= {s.key for s in sections}
+            missing = [n for n in EXPERIMENTS if section_key(n) not in done]
+            index = write_sections(sections, out, preface=preface(runs, missing, out), order=section_order())
         print(f"[{name}] done in {wall:.0f} s wall, {cpu:.0f} s CPU (load {load:.1f})")
     sampler.stop()
     print(f"regae study: {len(names)} experiment(s) in {time.perf_counter() - wall0:.0f} s; report: {index}")
@@ -192,7 +196,7 @@ def record_run(out: Path, run: dict) -> list[dict]:
     return runs
 
 
-def preface(runs: list[dict]) -> str:
+def preface(runs: list[dict], missing: list[str] = (), out: Path = Path("OUT")) -> str:
     lines = ["Each section states the budget its numbers come from (epochs, batch, learning rate and schedule, seeds; "
              "chosen from measured learning curves, see `regae/study/budgets.py`), shows its models' learning curves, "
              "and compares models on the same test images with 95 % intervals and paired tests "
@@ -208,7 +212,13 @@ def preface(runs: list[dict]) -> str:
         lines.append(f"- `{r['command']}` — {r['level']} level, {', '.join(r['experiments'])}; started {r['started']} "
                      f"on {r['machine']}, {r['threads']} torch thread(s): {r['wall_seconds'] / 60:.0f} min wall, "
                      f"{r['cpu_seconds'] / 60:.0f} min CPU, mean load average {r['load']:.1f}.{models}")
-    return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
+    text = "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
+    if missing:
+        r = runs[-1]
+        flag = " --full" if r["level"] == "full" else ("" if r["level"] == "default" else f" --budget {r['level']}")
+        text += (f"\n\n**Not yet run here:** {', '.join(missing)}. To add them (models already trained are reused "
+                 f"from the cache): `regae study {' '.join(missing)}{flag} --out {out.as_posix()} --cache {r.get('cache') or 'DIR'}`.")
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -64,9 +64,10 @@ def training_table(groups: dict[str, Sequence[Trained]]) -> str:
                   "training time, all seeds"], rows)
 
 
-def figure(path: Path, groups: dict[str, Sequence[Trained]], title: str) -> Path:
+def figure(path: Path, groups: dict[str, Sequence[Trained]], title: str,
+           references: dict[str, float] | None = None) -> Path:
     """Two panels: training loss per epoch (log) and validation PSNR per epoch; mean over seeds,
-    min–max band when there are several."""
+    min–max band when there are several; ``references`` are dashed horizontal PSNR lines."""
     fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 3.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, runs) in enumerate(groups.items()):
@@ -78,6 +79,8 @@ def figure(path: Path, groups: dict[str, Sequence[Trained]], title: str) -> Path
                     markersize=3, label=f"{name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
             if len(runs) > 1:
                 ax.fill_between(epochs, values.min(0), values.max(0), color=c, alpha=0.2, linewidth=0)
+    for j, (name, value) in enumerate((references or {}).items()):
+        ax_psnr.axhline(value, color="0.3", linestyle=("--", ":", "-.")[j % 3], linewidth=1, label=name)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("training loss (mean over the epoch)")
     ax_psnr.set_ylabel("validation PSNR (dB)")
@@ -91,10 +94,11 @@ def figure(path: Path, groups: dict[str, Sequence[Trained]], title: str) -> Path
     return _save(fig, path)
 
 
-def section_block(ctx, key: str, groups: dict[str, Sequence[Trained]], title: str = "Learning curves") -> tuple[str, Path]:
+def section_block(ctx, key: str, groups: dict[str, Sequence[Trained]], title: str = "Learning curves",
+                  references: dict[str, float] | None = None) -> tuple[str, Path]:
     """(markdown: curve figure + training table, the figure's relative path) for a section."""
     path, rel = ctx.figure_path(key, "learning-curves.png")
-    figure(path, groups, f"{title}: training loss and validation PSNR per epoch")
+    figure(path, groups, f"{title}: training loss and validation PSNR per epoch", references)
     md = "\n\n".join([
         f"![learning curves: training loss and validation PSNR per epoch]({rel.as_posix()})",
         training_table(groups),

@@ -66,7 +66,7 @@ def run(ctx: StudyContext) -> list[Section]:
         base = SIG_PLAIN if name.startswith("sigmoid") else PLAIN
         m = metrics["models"][name]
         if name != base:
-            m["near_zero_vs_no_penalty"] = compare_means(name, near[name], base, near[base], "points of %",
+            m["near_zero_vs_no_penalty"] = compare_means(name, near[name], base, near[base], "points",
                                                          seed=ctx.seed, scale=100, digits=1)
             m["psnr_vs_no_penalty"] = compare_psnr(name, errs[name], base, errs[base], seed=ctx.seed)
             if name == SIG_KL:
@@ -107,8 +107,8 @@ def run(ctx: StudyContext) -> list[Section]:
         ctx.budget_text("overcomplete"),
         table(["model", "fraction near zero", "mean h", "mean ‖h‖₁ per image", "dead units", "test PSNR (dB)",
                "near-zero fraction vs no penalty", "PSNR vs no penalty"], rows),
-        "Paired bootstrap over the test images (per-image fraction of near-zero units, seeds averaged), against the "
-        "same net without a penalty: " + "; ".join(sentences) + ". KL: "
+        "Paired bootstrap over the test images (per-image percentage of near-zero units, seeds averaged), against the "
+        "same net without a penalty; *better* here means sparser: " + "; ".join(sentences) + ". KL: "
         + metrics["models"][SIG_KL]["mean_activation_vs_no_penalty"]["verdict"]
         + f" in mean activation (target ρ = {RHO}; lower is sparser).",
         figure(frac_rel, "fraction of near-zero activations"),

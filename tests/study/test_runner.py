@@ -91,6 +91,10 @@ def test_run_records_accumulate_and_preface_names_them(tmp_path):
     text = preface(runs)
     assert "`regae study pca` — tiny level, pca; started t0 on CPU, 2 cores, 1 torch thread(s): 3 min wall, " \
            "1 min CPU, mean load average 3.5." in text
+    assert "Not yet run" not in text
+    text = preface(runs, ["sparse", "vae"], tmp_path / "o")
+    assert f"**Not yet run here:** sparse, vae. To add them (models already trained are reused from the cache): " \
+           f"`regae study sparse vae --budget tiny --out {(tmp_path / 'o').as_posix()} --cache DIR`." in text
 
 
 def test_cli_errors_are_one_line(capsys):
