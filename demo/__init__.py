@@ -1,5 +1,6 @@
-"""The Gradio drawing demo: two digits, reconstructions, pixel- vs latent-space interpolation.
+"""The Gradio drawing demo: two images, reconstructions, pixel- vs latent-space interpolation.
 
-``python -m demo`` starts it; ``demo.app.build_demo`` builds the Blocks; ``demo.draw`` and
-``demo.predictor`` hold the Gradio-free parts (canvas -> 28x28, models and interpolation).
+``python -m demo`` starts it; ``demo.app.build_demo`` builds the Blocks; ``demo.draw``,
+``demo.predictor`` and ``demo.views`` hold the Gradio-free parts (canvas or upload -> model
+input, models and interpolation on each checkpoint's own data, what the page shows).
 """

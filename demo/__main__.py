@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from regae.runtime import configure_threads
@@ -23,11 +24,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for torch (default 1: the nets are tiny, and on a busy CPU more "
                              "threads mostly wait for each other)")
+    parser.add_argument("--concurrency", type=int, default=None, metavar="N",
+                        help="requests computed at the same time (default: the measured best, see "
+                             "benchmarks/README.md); the others wait in Gradio's queue")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port must be in 1..65535, got {args.port}")
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
+    if args.concurrency is not None and args.concurrency < 1:
+        parser.error(f"--concurrency must be >= 1, got {args.concurrency}")
     return args
 
 
@@ -37,16 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import torch
 
-    from demo.app import MAX_FILE_SIZE, build_demo
+    from demo.app import CONCURRENCY, CSS, MAX_FILE_SIZE, build_demo
 
     torch.set_num_threads(args.threads)
 
     if not args.checkpoints.is_dir():
         print(f"demo: warning: checkpoint folder {args.checkpoints} does not exist; the app will say so",
               file=sys.stderr)
-    app = build_demo(args.checkpoints, device=args.device)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    app = build_demo(args.checkpoints, device=args.device, concurrency=args.concurrency or CONCURRENCY)
+    print(f"demo: checkpoints loaded and analysed in {time.perf_counter() - t0:.1f} s "
+          f"({time.process_time() - cpu0:.1f} s of CPU)", file=sys.stderr)
     try:
-        app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
+        app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
+                   css=CSS)
     except OSError as exc:  # port taken, address not available
         print(f"demo: error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2

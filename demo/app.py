@@ -1,16 +1,20 @@
 """The Gradio app: draw (or upload, or draw from MNIST) two digits, see what the model makes of them.
 
-Only wiring lives here: the canvas -> 28x28 transform is :mod:`demo.draw`, the models and the
-interpolation are :mod:`demo.predictor`. ``build_demo`` returns the Blocks; ``python -m demo``
-launches it. Every handler turns a failure into a one-line ``gr.Error`` toast (bad input,
-missing or corrupt checkpoint, an unexpected bug) and the server keeps running.
+Checkpoints of any dataset: one-channel models get drawing canvases, colour models image
+uploads, and switching the model switches the input size, the canvases, the random pair's data
+and the map. Only wiring lives here: canvas or upload -> model input is :mod:`demo.draw`; the
+models, classes, map and interpolation are :mod:`demo.predictor` (with :mod:`demo.insight`,
+:mod:`demo.latent_map` and :mod:`demo.card`); what the page shows of them is :mod:`demo.views`.
+``build_demo`` returns the Blocks; ``python -m demo`` launches it. The Run
+button turns a failure into a one-line ``gr.Error`` toast (bad input, missing or corrupt checkpoint,
+an unexpected bug); the live update after each stroke shows what is drawn so far and puts input
+problems in the status line. Either way the server keeps running.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -20,26 +24,44 @@ import numpy as np
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: set before gradio is imported
 import gradio as gr  # noqa: E402
 
-from demo.draw import CANVAS, for_canvas, prepare, read_upload, sketch_image  # noqa: E402
-from demo.predictor import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS, Predictor, Result  # noqa: E402
+from demo.draw import CANVAS, InputImageError, for_canvas, prepare, read_upload, sketch_image  # noqa: E402
+from demo.predictor import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS, Predictor  # noqa: E402
+from demo.views import (  # noqa: E402
+    SEEN_PX,
+    TILE_PX,
+    as_hwc,
+    cards_markdown,
+    input_view,
+    label_value,
+    strips_image,
+    table_rows,
+    zoom,
+    zoom_for,
+)
 from regae.errors import RegaeError  # noqa: E402
 
 DEFAULT_CHECKPOINTS = Path(__file__).with_name("checkpoints")
-ZOOM_SEEN = 6  # 28 -> 168 px for the "what the model sees" panels
-ZOOM_STRIP = 4  # 28 -> 112 px per interpolation tile
-GAP = 4  # px between tiles
 MAX_FILE_SIZE = "10mb"  # Gradio refuses larger uploads before any handler runs
+CONCURRENCY = 1  # handlers at a time; see benchmarks/README.md ("Demo under load")
+MAX_QUEUE = 256  # requests waiting beyond that are refused with a message, not left to time out
+DELETE_CACHE = (600, 3600)  # every 10 min, delete served/uploaded files older than an hour
+# for launch(css=...): uploads of small images (a 32x32 test image) fill their box, pixels visible
+CSS = "#photo-a img, #photo-b img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }"
 
 log = logging.getLogger("demo")
 
 INTRO = """\
 ## regae: pixel mix vs latent mix
-Draw a digit on each canvas (or upload images, or take a random MNIST test pair) and press **Run**.
-Each drawing is cropped, scaled to 20 px and centred on its centre of mass in a 28x28 frame,
-the way MNIST was made; that 28x28 is what the autoencoder sees. With α the weight of **B**,
-the strips show **D(E((1−α)A + αB))** (encode the mixed pixels) above **D((1−α)E(A) + αE(B))**
-(mix the codes), with PSNR between them and ‖h_α − h'_α‖₂ per α (∞ dB and 0 at the ends,
-where both are the same image).
+Draw a digit on each canvas: everything updates when a stroke ends (**Run** redoes it, e.g. after an
+upload; or take a random MNIST test pair). Each drawing is cropped, scaled to 20 px and centred on its
+centre of mass in a 28x28 frame, the way MNIST was made; that 28x28 is what the autoencoder sees.
+With α the weight of **B**, the strips show **D(E((1−α)A + αB))** (encode the mixed pixels) above
+**D((1−α)E(A) + αE(B))** (mix the codes), with PSNR between them and ‖h_α − h'_α‖₂ per α (∞ dB and 0
+at the ends, where both are the same image). The class of each code comes from a classifier on the
+model's codes; the map shows the test codes on their first two principal components, with both
+routes from A to B: the codes of the pixel mixes (magenta) and the straight latent line (black).
+Checkpoints of other datasets work too: one-channel models get canvases (the whole drawing is resized
+to the model's size), colour models take uploads, and the random pair comes from the model's own data.
 """
 
 
@@ -62,149 +84,230 @@ def friendly(fn):
     return wrapper
 
 
-def zoom(image: np.ndarray, factor: int) -> np.ndarray:
-    """(H, W) float in [0, 1] -> (H*f, W*f) uint8, nearest neighbour (pixels stay visible)."""
-    v = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
-    return v.repeat(factor, 0).repeat(factor, 1)
-
-
-def strips_image(pixel: np.ndarray, latent: np.ndarray, zoom_factor: int = ZOOM_STRIP, gap: int = GAP) -> np.ndarray:
-    """Two rows of n tiles, (n, 28, 28) each -> one grey image (2T + 3g, nT + (n+1)g) uint8."""
-    n, t = len(pixel), 28 * zoom_factor
-    out = np.full((2 * t + 3 * gap, n * t + (n + 1) * gap), 96, dtype=np.uint8)  # grey gutters
-    for row, images in enumerate((pixel, latent)):
-        top = gap + row * (t + gap)
-        for i, im in enumerate(images):
-            left = gap + i * (t + gap)
-            out[top : top + t, left : left + t] = zoom(im, zoom_factor)
-    return out
-
-
-def fmt_psnr(value: float) -> str:
-    return "∞" if math.isinf(value) and value > 0 else f"{value:.2f}"
-
-
-def table_rows(result: Result) -> list[list[str]]:
-    it = result.interpolation
-    return [
-        [f"{a:.3f}", fmt_psnr(p), f"{d:.4f}"]
-        for a, p, d in zip(it.alphas.tolist(), it.psnr.tolist(), it.latent_dist.tolist())
-    ]
-
-
-def status_markdown(directory: Path, status: dict[str, str | None]) -> str:
-    """One line per checkpoint (ready, or why not); a hint when the folder has none."""
-    try:  # shorter, and no home directories in screenshots
-        directory = directory.resolve().relative_to(Path.cwd())
-    except ValueError:
-        pass
-    if not status:
-        return (f"**No checkpoints found in `{directory}`.** Train them with "
-                "`bash demo/train_checkpoints.sh` or start with `python -m demo --checkpoints DIR`.")
-    lines = [f"`{n}`: " + ("ready" if err is None else f"**unusable**: {err}") for n, err in status.items()]
-    return f"Checkpoints in `{directory}`: " + "; ".join(lines)
-
-
 def build_demo(
     checkpoint_dir: str | Path = DEFAULT_CHECKPOINTS,
     *,
     device: str = "cpu",
     rng: np.random.Generator | None = None,
+    predictor: Predictor | None = None,
+    concurrency: int = CONCURRENCY,
+    max_queue: int | None = MAX_QUEUE,
 ) -> gr.Blocks:
-    """The Blocks app over the checkpoints in ``checkpoint_dir`` (loaded once, on first use)."""
-    predictor = Predictor(checkpoint_dir, device=device)
-    status = predictor.status()  # loads the usable models now, so the first Run is fast
+    """The Blocks app over the checkpoints in ``checkpoint_dir``, each loaded and analysed now, once.
+
+    ``concurrency`` handlers run at a time (all events share one group) and at most ``max_queue``
+    requests wait; both come from the load measurement in benchmarks/README.md.
+    """
+    predictor = predictor if predictor is not None else Predictor(checkpoint_dir, device=device)
+    status = predictor.status()  # loads, and analyses, the usable models now: the first Run is fast
     usable = [n for n, err in status.items() if err is None]
     rng = rng if rng is not None else np.random.default_rng()
 
+    def outputs_for(model_name: str, images: dict[str, np.ndarray | None], steps: int, note: str = "") -> tuple:
+        """All outputs for the images present (None: that image's panels are cleared)."""
+        t0 = time.perf_counter()
+        m = predictor.loaded(model_name)
+        view = input_view(model_name, m)
+        clf, latent_map = m.insight.classifier, m.insight.map
+        names = clf.class_names if clf is not None else None
+        z_seen, z_tile = zoom_for(m.frame.shape, SEEN_PX), zoom_for(m.frame.shape, TILE_PX)
+        noun, verb = view.noun.lower(), "draw" if view.draw else "upload"
+        present = [k for k in ("A", "B") if images[k] is not None]
+        panels = {k: (None, None, None) for k in ("A", "B")}
+        strips, table, routes, marks = None, [], {}, {}
+        if len(present) == 2:
+            result = predictor.run(model_name, images["A"], images["B"], int(steps))
+            seen, recon, proba = result.inputs, result.reconstructions, result.proba
+            points = np.stack([result.latent_points[0], result.latent_points[-1]])
+            it = result.interpolation
+            strips = strips_image(np.stack([as_hwc(t) for t in it.pixel]), np.stack([as_hwc(t) for t in it.latent]),
+                                  z_tile)
+            table = table_rows(result, names)
+            routes = {"pixel_route": result.pixel_points, "latent_route": result.latent_points}
+            done = f"{len(it.alphas)} steps"
+        elif present:
+            s = predictor.see(model_name, [images[k] for k in present])
+            seen, recon, proba, points = s.inputs, s.reconstructions, s.proba, s.points
+            missing = "B" if present == ["A"] else "A"
+            done = f"{noun} {present[0]} only ({verb} {missing} for the interpolation)"
+        else:
+            return (None,) * 7 + (latent_map.background, [], f"`{model_name}`: {verb} two {noun}s. {note}".strip())
+        for i, k in enumerate(present):
+            label = label_value(proba[i], names) if proba is not None else None
+            panels[k] = (zoom(as_hwc(seen[i]), z_seen), zoom(as_hwc(recon[i]), z_seen), label)
+            marks[k] = points[i]
+        ms = 1000 * (time.perf_counter() - t0)
+        timing = f"`{model_name}`: {done}, computed in {ms:.0f} ms on {predictor.device}. {note}".strip()
+        (sa, ra, ca), (sb, rb, cb) = panels["A"], panels["B"]
+        return sa, sb, ra, rb, ca, cb, strips, latent_map.draw(marks, **routes), table, timing
+
+    def read_inputs(model_name: str, canvases: tuple, photos: tuple, strict: bool) -> tuple[dict, list[str]]:
+        """{"A": image or None, "B": ...} as the model takes them, and notes for the status line.
+
+        ``strict`` (Run): a missing or unreadable input is a ``gr.Error``; otherwise (the live
+        update) it is left out, with a note unless it is simply not there yet.
+        """
+        m = predictor.loaded(model_name)
+        noun = input_view(model_name, m).noun
+        images, notes = {}, []
+        for label, canvas, photo in zip(("A", "B"), canvases, photos):
+            raw = None
+            try:
+                if m.frame.colour:
+                    raw = read_upload(photo, colour=True) if photo else None
+                else:
+                    raw = sketch_image(canvas)
+                p = prepare(raw, m.frame)
+                images[label] = p.image
+                if p.note:
+                    if strict:
+                        gr.Warning(f"{noun} {label}: {p.note}")
+                    else:
+                        notes.append(f"{noun} {label}: {p.note}.")
+            except InputImageError as exc:
+                if strict:
+                    raise gr.Error(f"{noun} {label}: {exc}", print_exception=False) from None
+                images[label] = None
+                if (raw is not None or photo) and "empty" not in str(exc):
+                    notes.append(f"{noun} {label}: {exc}.")
+        return images, notes
+
     @friendly
-    def run(model_name, value_a, value_b, steps):
+    def run(model_name, value_a, value_b, steps, photo_a=None, photo_b=None):
+        """Both images, strictly: an empty or unreadable one is an error message."""
         if not model_name:
             raise gr.Error(f"No usable checkpoint in {predictor.checkpoint_dir}; see the note at the top.")
-        t0 = time.perf_counter()
-        prepared = []
-        for label, value in (("A", value_a), ("B", value_b)):
-            try:
-                p = prepare(sketch_image(value))
-            except RegaeError as exc:
-                raise gr.Error(f"Digit {label}: {exc}", print_exception=False) from None
-            if p.note:
-                gr.Warning(f"Digit {label}: {p.note}")
-            prepared.append(p.image)
-        result = predictor.run(model_name, prepared[0], prepared[1], int(steps))
-        seen = [zoom(im[0].numpy(), ZOOM_SEEN) for im in result.inputs]
-        recon = [zoom(im[0].numpy(), ZOOM_SEEN) for im in result.reconstructions]
-        it = result.interpolation
-        strips = strips_image(it.pixel[:, 0].numpy(), it.latent[:, 0].numpy())
-        ms = 1000 * (time.perf_counter() - t0)
-        timing = f"`{model_name}`: {len(it.alphas)} steps, computed in {ms:.0f} ms on {predictor.device}."
-        return seen[0], seen[1], recon[0], recon[1], strips, table_rows(result), timing
+        images, _ = read_inputs(model_name, (value_a, value_b), (photo_a, photo_b), strict=True)
+        return outputs_for(model_name, images, steps)
 
     @friendly
-    def random_pair():
-        from regae.data import load_split
+    def live(model_name, value_a, value_b, steps, photo_a=None, photo_b=None):
+        """After each stroke or upload: whatever is there so far; problems go in the status line, not in toasts."""
+        if not model_name:
+            return (gr.skip(),) * len(outputs)
+        images, notes = read_inputs(model_name, (value_a, value_b), (photo_a, photo_b), strict=False)
+        return outputs_for(model_name, images, steps, " ".join(notes))
 
-        test = load_split("test")
-        i = int(rng.integers(len(test.labels)))
-        others = np.flatnonzero(test.labels.numpy() != int(test.labels[i]))
+    @friendly
+    def random_pair(model_name):
+        """Two test images of different classes (two different images if unlabelled) from the model's own data."""
+        if not model_name:
+            raise gr.Error(f"No usable checkpoint in {predictor.checkpoint_dir}; see the note at the top.")
+        m = predictor.loaded(model_name)
+        ref, frame = m.reference, m.frame
+        labels = ref.test_labels.numpy()
+        if len(labels) < 2:
+            raise gr.Error(f"{ref.name} has {len(labels)} test image; a pair needs two.", print_exception=False)
+        i = int(rng.integers(len(labels)))
+        others = np.flatnonzero(labels != labels[i]) if ref.class_names is not None else np.array([], dtype=int)
+        if len(others) == 0:  # unlabelled, or one class only: any other image
+            others = np.delete(np.arange(len(labels)), i)
         j = int(others[rng.integers(len(others))])
-        note = f"MNIST test images #{i} (label {int(test.labels[i])}) and #{j} (label {int(test.labels[j])})."
-        return for_canvas(test.images[i].numpy()), for_canvas(test.images[j].numpy()), note
+        if ref.class_names is None:
+            note = f"{ref.name} test images #{i} and #{j} (no labels)."
+        else:
+            note = (f"{ref.name} test images #{i} (label {ref.class_names[labels[i]]}) and "
+                    f"#{j} (label {ref.class_names[labels[j]]}).")
+        images = [ref.test_images[k].numpy() for k in (i, j)]  # (H, W) or (C, H, W) uint8
+        if frame.colour:
+            return gr.skip(), gr.skip(), *(im.transpose(1, 2, 0) for im in images), note
+        return *(for_canvas(im, fill=not frame.mnist) for im in images), gr.skip(), gr.skip(), note
 
     @friendly
-    def upload(path):
+    def upload(path, model_name=None):
+        """An uploaded file onto a canvas (one-channel models; colour models take uploads in their image boxes)."""
         if path is None:
             raise gr.Error("No file received.")
-        return for_canvas(read_upload(path))
+        frame = predictor.loaded(model_name).frame if model_name else None
+        return for_canvas(read_upload(path), fill=frame is not None and not frame.mnist)
 
-    with gr.Blocks(title="regae: draw two digits", analytics_enabled=False) as demo:
+    @friendly
+    def widgets(model_name):
+        """The inputs and labels the page shows for ``model_name``, when the model changes."""
+        v = input_view(model_name, predictor.loaded(model_name))
+        return (
+            *(gr.update(visible=v.draw, label=f"{v.noun} {k}") for k in "AB"),  # canvases
+            *(gr.update(visible=not v.draw) for _ in "AB"),  # image uploads (colour models)
+            *(gr.update(visible=v.draw) for _ in "AB"),  # upload-to-canvas buttons
+            *(gr.update(label=f"{k}, {v.seen_label}") for k in "AB"),  # what the model sees
+            *(gr.update(visible=v.classes) for _ in "AB"),  # class labels
+            gr.update(value=v.pick), v.note, "",
+        )
+
+    first = input_view(usable[0], predictor.loaded(usable[0])) if usable else None
+    first_map = predictor.loaded(usable[0]).insight.map.background if usable else None
+    draw = first is None or first.draw
+    noun = first.noun if first else "Digit"
+    with gr.Blocks(title="regae: draw two digits", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
-        gr.Markdown(status_markdown(predictor.checkpoint_dir, status), elem_id="status")
+        gr.Markdown(cards_markdown(predictor.checkpoint_dir, predictor, status), elem_id="status")
         with gr.Row():
             model = gr.Dropdown(usable, value=usable[0] if usable else None, label="Model (checkpoint)",
                                 elem_id="model", interactive=True)
             steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=DEFAULT_STEPS, step=1, label="α steps (0 to 1)",
                               elem_id="steps")
-        canvases = []
+        input_note = gr.Markdown(first.note if first else "", elem_id="input")
+        canvases, photos, buttons, seen, recon, classes = [], [], [], [], [], []
         with gr.Row():
             for label in ("A", "B"):
                 with gr.Column():
                     canvas = gr.Sketchpad(
-                        label=f"Digit {label}", elem_id=f"canvas-{label.lower()}", type="numpy",
+                        label=f"{noun} {label}", elem_id=f"canvas-{label.lower()}", type="numpy",
                         canvas_size=(CANVAS, CANVAS), fixed_canvas=True, layers=False, transforms=(),
                         brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18),
-                        format="png",
+                        format="png", visible=draw,
                     )
+                    # Colour models: the file as uploaded (image_mode None: Gradio neither decodes nor
+                    # re-encodes it; read_upload does, with its size limits).
+                    photo = gr.Image(label=f"Image {label} (upload)", elem_id=f"photo-{label.lower()}",
+                                     type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                     format="png", height=CANVAS, visible=not draw)
                     button = gr.UploadButton(f"Upload an image for {label}", file_types=["image"],
-                                             elem_id=f"upload-{label.lower()}", size="sm")
-                    button.upload(upload, button, canvas)
+                                             elem_id=f"upload-{label.lower()}", size="sm", visible=draw)
+                    button.upload(upload, [button, model], canvas)
                     canvases.append(canvas)
+                    photos.append(photo)
+                    buttons.append(button)
+                    with gr.Row():
+                        # PNG, not Gradio's default WebP: the pixels shown are the pixels computed.
+                        seen.append(gr.Image(label=f"{label}, {first.seen_label if first else '28x28'}",
+                                             elem_id=f"seen-{label.lower()}", format="png", height=180))
+                        recon.append(gr.Image(label=f"D(E({label}))", elem_id=f"recon-{label.lower()}",
+                                              format="png", height=180))
+                        classes.append(gr.Label(label=f"class of E({label})", elem_id=f"class-{label.lower()}",
+                                                num_top_classes=3, visible=first is None or first.classes))
         with gr.Row():
             go = gr.Button("Run", variant="primary", elem_id="run")
-            pick = gr.Button("Random MNIST test pair", elem_id="random")
+            pick = gr.Button(first.pick if first else "Random MNIST test pair", elem_id="random")
         source = gr.Markdown("", elem_id="source")
-        with gr.Row():
-            # PNG, not Gradio's default WebP: the pixels shown are the pixels computed.
-            seen_a = gr.Image(label="A as the model sees it (28x28)", elem_id="seen-a", format="png")
-            seen_b = gr.Image(label="B as the model sees it (28x28)", elem_id="seen-b", format="png")
-            recon_a = gr.Image(label="reconstruction D(E(A))", elem_id="recon-a", format="png")
-            recon_b = gr.Image(label="reconstruction D(E(B))", elem_id="recon-b", format="png")
+        timing = gr.Markdown("", elem_id="timing")
         strips = gr.Image(label="A → B, top: D(E(pixel mix)), bottom: D(latent mix)", elem_id="strips",
                           format="png")
         with gr.Row():
-            table = gr.Dataframe(headers=["α (weight of B)", "PSNR(top, bottom) dB", "‖h_α − h'_α‖₂"],
-                                 datatype=["str", "str", "str"], interactive=False, elem_id="table")
-            timing = gr.Markdown("", elem_id="timing")
+            latent_map = gr.Image(first_map, label="the codes on a map (PCA of the test codes)", elem_id="map",
+                                  format="png")
+            table = gr.Dataframe(headers=["α", "class E(pixel mix)", "class latent mix", "PSNR dB", "‖h_α − h'_α‖₂"],
+                                 datatype=["str"] * 5, interactive=False, elem_id="table")
 
-        outputs = [seen_a, seen_b, recon_a, recon_b, strips, table, timing]
-        inputs = [model, canvases[0], canvases[1], steps]
-        go.click(run, inputs, outputs, api_name="run")
-        pick.click(random_pair, None, [canvases[0], canvases[1], source], api_name="random_pair").success(
-            run, inputs, outputs, api_name=False)
+        outputs = [seen[0], seen[1], recon[0], recon[1], classes[0], classes[1], strips, latent_map, table, timing]
+        inputs = [model, canvases[0], canvases[1], steps, photos[0], photos[1]]
+        go.click(run, inputs, outputs, api_name="run", concurrency_id="model")
+        # After a stroke ends (the editor's change event fires on pointer-up), or an upload, debounced:
+        # "always_last" runs at most one more update once the pending one has finished.
+        gr.on([canvases[0].change, canvases[1].change, photos[0].change, photos[1].change, model.change,
+               steps.release], live, inputs, outputs, trigger_mode="always_last", show_progress="minimal",
+              concurrency_id="model", api_name="live", api_visibility="undocumented")
         # The editor opens with no tool selected: pick the brush so a visitor can draw at once.
-        demo.load(None, None, None, js="""() => { setTimeout(() => {
+        select_brush = """() => { setTimeout(() => {
             for (const id of ['canvas-a', 'canvas-b']) {
                 const b = document.querySelector(`#${id} button[aria-label="Brush"]`);
                 if (b) b.click();
-            } }, 500); }""")
+            } }, 500); }"""
+        model.change(widgets, model, [*canvases, *photos, *buttons, *seen, *classes, pick, input_note, source],
+                     api_visibility="private", concurrency_id="model").then(None, None, None, js=select_brush)
+        pick.click(random_pair, model, [canvases[0], canvases[1], photos[0], photos[1], source],
+                   api_name="random_pair").success(run, inputs, outputs, api_visibility="private",
+                                                   concurrency_id="model")
+        demo.load(None, None, None, js=select_brush)
+    demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     return demo

@@ -1,18 +1,25 @@
-"""The demo's model side, without Gradio: load checkpoints once, reconstruct and interpolate.
+"""The demo's model side, without Gradio: load checkpoints once, reconstruct, interpolate, classify, map.
 
-For two prepared digits A, B (28x28 in [0, 1]) and α on an even grid 0 = α_0 < ... < α_{n-1} = 1
-(α is the weight of B, so the strips run from A on the left to B on the right):
+For two prepared images A, B ((H, W) or (C, H, W) in [0, 1], the model's input shape) and α on
+an even grid 0 = α_0 < ... < α_{n-1} = 1 (α is the weight of B, so the strips run from A on the
+left to B on the right):
 
-    pixel row  : D(E((1-α) A + α B))          decode the encoded pixel mix
-    latent row : D((1-α) E(A) + α E(B))        decode the latent mix
+    pixel row  : D(h_α),  h_α = E((1-α) A + α B)      decode the encoded pixel mix
+    latent row : D(h'_α), h'_α = (1-α) E(A) + α E(B)   decode the latent mix
     PSNR(pixel, latent) and ‖h_α − h'_α‖₂ per α (+inf and 0 at α = 0, 1)
 
-computed by :func:`regae.analysis.interpolate.interpolate`.
+computed by :func:`regae.analysis.interpolate.interpolate`. Per checkpoint, once
+(:mod:`demo.insight`), on the data it was trained on (:func:`regae.checkpoint.load_data`; the
+checkpoints of one folder may come from different datasets, each read once): a classifier on
+the codes, which names the class of A, B and of every h_α and h'_α (none for unlabelled data),
+and a PCA map of the test codes on which both routes are drawn.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,17 +28,37 @@ import torch
 from torch import Tensor
 
 import regae
+from demo.card import Card, read_card
+from demo.draw import Frame, frame_for
+from demo.insight import Insight, Reference, analyse, reference_from
 from regae.analysis.interpolate import Interpolation, interpolate
-from regae.errors import CheckpointError, ConfigError
+from regae.errors import CheckpointError, ConfigError, RegaeError
 
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 2, 33, 6
 PREFERRED = ("sparse", "contractive")  # listed first, in this order
 
 
+class Seen(NamedTuple):
+    """Digits as the model sees them, and what it makes of them."""
+
+    inputs: Tensor  # (B, C, H, W)
+    reconstructions: Tensor  # (B, C, H, W) D(E(x))
+    codes: Tensor  # (B, d) E(x)
+    proba: np.ndarray | None  # (B, K) class probabilities from the code classifier; None: no classes
+    points: np.ndarray  # (B, 2) E(x) on the PCA map
+
+
 class Result(NamedTuple):
-    inputs: Tensor  # (2, 1, 28, 28) A and B as the model sees them
-    reconstructions: Tensor  # (2, 1, 28, 28) D(E(A)), D(E(B))
-    interpolation: Interpolation  # alphas (n,), pixel/latent (n, 1, 28, 28), psnr (n,), latent_dist (n,)
+    inputs: Tensor  # (2, C, H, W) A and B as the model sees them
+    reconstructions: Tensor  # (2, C, H, W) D(E(A)), D(E(B))
+    interpolation: Interpolation  # alphas (n,), pixel/latent (n, C, H, W), psnr (n,), latent_dist (n,)
+    proba: np.ndarray | None  # (2, K) class probabilities of A and B (None here and below: no classes)
+    pixel_codes: Tensor  # (n, d) h_α = E((1-α) A + α B)
+    latent_codes: Tensor  # (n, d) h'_α = (1-α) h_0 + α h_1 (the line between the routes' shared ends)
+    pixel_classes: np.ndarray | None  # (n,) predicted class of h_α
+    latent_classes: np.ndarray | None  # (n,) predicted class of h'_α
+    pixel_points: np.ndarray  # (n, 2) h_α on the map
+    latent_points: np.ndarray  # (n, 2) h'_α on the map
 
 
 def alphas_for(steps: int) -> Tensor:
@@ -54,20 +81,50 @@ def list_checkpoints(directory: str | Path) -> dict[str, Path]:
     return {n: found[n] for n in order}
 
 
-class Predictor:
-    """Models from one checkpoint folder, each loaded once (reloaded only if its file changes)."""
+class Loaded(NamedTuple):
+    mtime: float  # of the file when it was read: a replaced checkpoint is read again
+    model: regae.AutoEncoder
+    card: Card
+    insight: Insight
+    reference: Reference  # the data it was trained on (shared with the other checkpoints of that data)
+    frame: Frame  # what it takes, and how a drawing or upload is made into it
 
-    def __init__(self, checkpoint_dir: str | Path, device: str | torch.device = "cpu") -> None:
+
+def training_data(model: regae.AutoEncoder) -> Reference:
+    """The data ``model`` was trained on, as its checkpoint records it (old checkpoints: MNIST)."""
+    from regae.checkpoint import load_data
+
+    return reference_from(load_data(model))
+
+
+def data_key(model: regae.AutoEncoder) -> str:
+    """Checkpoints with the same key were trained on the same data (their references are shared)."""
+    return json.dumps([model.data_record, list(model.input_shape)], sort_keys=True, default=str)
+
+
+class Predictor:
+    """Models from one checkpoint folder, each loaded and analysed once (again only if its file changes).
+
+    ``reference(model)`` gives the images the classifier, test PSNR and map are computed on:
+    by default the data the checkpoint was trained on (:func:`training_data`). It is called once per
+    dataset (:func:`data_key`), on first need; a dataset that cannot be read makes its
+    checkpoints unusable, with the reason.
+    """
+
+    def __init__(self, checkpoint_dir: str | Path, device: str | torch.device = "cpu",
+                 reference: Callable[[regae.AutoEncoder], Reference] = training_data) -> None:
         self.checkpoint_dir = Path(checkpoint_dir)
         self.device = torch.device(device)
-        self._cache: dict[str, tuple[float, regae.AutoEncoder]] = {}
-        self._lock = threading.Lock()
+        self._reference_fn = reference
+        self._references: dict[str, Reference] = {}
+        self._cache: dict[str, Loaded] = {}
+        self._lock = threading.Lock()  # one checkpoint is read and analysed at a time, never twice
 
     def names(self) -> list[str]:
         return list(list_checkpoints(self.checkpoint_dir))
 
-    def model(self, name: str) -> regae.AutoEncoder:
-        """The model stored as ``<checkpoint_dir>/<name>.ckpt``; ``CheckpointError`` if unusable."""
+    def loaded(self, name: str) -> Loaded:
+        """Model, card and insight of ``<checkpoint_dir>/<name>.ckpt``; ``CheckpointError`` if unusable."""
         paths = list_checkpoints(self.checkpoint_dir)
         if name not in paths:
             known = ", ".join(paths) or "none"
@@ -79,31 +136,79 @@ class Predictor:
             raise CheckpointError(f"checkpoint not found: {path}") from None
         with self._lock:
             cached = self._cache.get(name)
-            if cached is None or cached[0] != mtime:
-                self._cache[name] = (mtime, regae.load(path, map_location=self.device))
-            return self._cache[name][1]
+            if cached is None or cached.mtime != mtime:
+                model = regae.load(path, map_location=self.device)
+                ref = self._reference_for(name, model)
+                try:
+                    frame = frame_for(model.input_shape, ref.kind, ref.test_images[:500].numpy())
+                except RegaeError as exc:
+                    raise CheckpointError(f"{name}: {exc}") from None
+                cached = Loaded(mtime, model, read_card(name, path), analyse(model, ref), ref, frame)
+                self._cache[name] = cached
+            return cached
+
+    def _reference_for(self, name: str, model: regae.AutoEncoder) -> Reference:
+        key = data_key(model)
+        if key not in self._references:
+            try:
+                self._references[key] = self._reference_fn(model)
+            except RegaeError as exc:  # moved or missing data, an unrecorded dataset, a record this version cannot read
+                raise CheckpointError(f"the data {name} was trained on cannot be read: {exc}") from None
+        return self._references[key]
+
+    def model(self, name: str) -> regae.AutoEncoder:
+        return self.loaded(name).model
 
     def status(self) -> dict[str, str | None]:
-        """Load every checkpoint now: name -> None if usable, else the reason it is not."""
+        """Load and analyse every checkpoint now: name -> None if usable, else the reason it is not."""
         out: dict[str, str | None] = {}
         for name in self.names():
             try:
-                self.model(name)
+                self.loaded(name)
                 out[name] = None
             except CheckpointError as exc:
                 out[name] = str(exc)
         return out
 
+    def _batch(self, images: list[np.ndarray], shape: tuple[int, int, int]) -> Tensor:
+        """Images (H, W) or (C, H, W) in [0, 1] -> (B, C, H, W) float32 on the device."""
+        x = torch.from_numpy(np.stack(images).astype(np.float32))
+        if tuple(x.shape[1:]) not in (shape, shape[1:] if shape[0] == 1 else shape):
+            raise ConfigError(f"Expected images of shape {shape[1:] if shape[0] == 1 else shape}, "
+                              f"got {tuple(x.shape[1:])}.")
+        return x.reshape(len(x), *shape).clamp(0, 1).to(self.device)
+
+    @torch.no_grad()
+    def see(self, name: str, images: list[np.ndarray]) -> Seen:
+        """What model ``name`` makes of each image: reconstruction, code, class probabilities, map point."""
+        m = self.loaded(name)
+        x = self._batch(images, m.insight.image_shape)  # (B, C, H, W)
+        h = m.model.encode(x)  # (B, d)
+        recon = m.model.decode(h)  # (B, C, H, W)
+        h = h.float().cpu()
+        clf = m.insight.classifier
+        proba = clf.proba(h.numpy()) if clf is not None else None
+        return Seen(x.cpu(), recon.cpu(), h, proba, m.insight.map.pca.project(h.numpy()))
+
     @torch.no_grad()
     def run(self, name: str, a: np.ndarray, b: np.ndarray, steps: int = DEFAULT_STEPS) -> Result:
-        """Reconstructions of A and B and the interpolation between them under model ``name``."""
-        alphas = alphas_for(steps)
-        model = self.model(name)
-        x = torch.from_numpy(np.stack([a, b]).astype(np.float32)).to(self.device)  # (2, 28, 28)
-        if x.shape != (2, 28, 28):
-            raise ConfigError(f"Expected two 28x28 images, got {tuple(x.shape)}.")
-        x = x.clamp(0, 1).unsqueeze(1)  # (2, 1, 28, 28)
-        recon = model.decode(model.encode(x))  # (2, 1, 28, 28)
+        """Reconstructions, classes and the interpolation between A and B under model ``name``."""
+        alphas = alphas_for(steps).to(self.device)
+        m = self.loaded(name)
+        seen = self.see(name, [a, b])
+        x = seen.inputs.to(self.device)  # (2, C, H, W)
         # interpolate() mixes α x1 + (1-α) x2: x1 = B, x2 = A makes α the weight of B.
-        interp = interpolate(model, x[1], x[0], alphas.to(self.device))
-        return Result(x.cpu(), recon.cpu(), Interpolation(*(t.cpu() for t in interp)))
+        interp = interpolate(m.model, x[1], x[0], alphas)
+        # The codes on both routes. The same expression and batch as interpolate() uses, so h_α is
+        # bit-for-bit the code it decoded, and the latent line runs between the routes' shared ends.
+        w = alphas.view(-1, 1, 1, 1)
+        h_pix = m.model.encode(w * x[1] + (1 - w) * x[0]).float().cpu()  # (n, d)
+        a_ = alphas.view(-1, 1).cpu()
+        h_lat = (a_ * h_pix[-1] + (1 - a_) * h_pix[0])  # (n, d)
+        h_lat[0], h_lat[-1] = h_pix[0], h_pix[-1]
+        clf, pca = m.insight.classifier, m.insight.map.pca
+        classes = (clf.predict(h_pix.numpy()), clf.predict(h_lat.numpy())) if clf is not None else (None, None)
+        return Result(
+            seen.inputs, seen.reconstructions, Interpolation(*(t.cpu() for t in interp)), seen.proba,
+            h_pix, h_lat, *classes, pca.project(h_pix.numpy()), pca.project(h_lat.numpy()),
+        )

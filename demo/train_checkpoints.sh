@@ -46,6 +46,7 @@ mkdir -p "$OUT"
 for name in $MODELS; do
     "$PY" - "$RUNS/$name/checkpoints/last.ckpt" "$OUT/$name.ckpt" <<'PYEOF'
 import sys
+from pathlib import Path
 
 import torch
 
@@ -53,10 +54,15 @@ import regae
 
 src, dst = sys.argv[1:]
 ckpt = torch.load(src, map_location="cpu", weights_only=True)
-keep = ("state_dict", "hyper_parameters", "regae", "epoch", "global_step", "pytorch-lightning_version")
+keep = ("state_dict", "hyper_parameters", "datamodule_hyper_parameters", "regae", "epoch", "global_step",
+        "pytorch-lightning_version")
 small = {k: ckpt[k] for k in keep if k in ckpt}
 # LightningCLI records private keys (`_instantiator`, `_class_path`) that AutoEncoder does not take.
-small["hyper_parameters"] = {k: v for k, v in small["hyper_parameters"].items() if not k.startswith("_")}
+for key in ("hyper_parameters", "datamodule_hyper_parameters"):
+    if key in small:
+        small[key] = {k: v for k, v in small[key].items() if not k.startswith("_")}
+# The --config preset is not in a Lightning checkpoint; the demo's checkpoint card shows it (demo/card.py).
+small["demo_card"] = {"preset": Path(dst).stem}
 torch.save(small, dst)
 model = regae.load(dst)  # must still load with the public loader
 print(f"{dst}: {sum(p.numel() for p in model.parameters())} parameters, step {ckpt.get('global_step')}")

@@ -13,6 +13,7 @@ from typing import Any
 _EXPORTS = {
     "TrainJob": "launch.job", "LaunchOptions": "launch.options", "parse_options": "launch.options",
     "format_table": "launch.status", "rows": "launch.status", "Launch": "launch.submit", "launch": "launch.submit",
+    "resume": "launch.resume",
 }
 __all__ = sorted(_EXPORTS)
 

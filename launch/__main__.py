@@ -1,4 +1,5 @@
-"""``python -m launch [cluster options] [regae fit options]`` and ``python -m launch status DIR``."""
+"""``python -m launch [cluster options] [regae fit options]``, ``python -m launch status DIR``
+and ``python -m launch resume DIR``."""
 
 from __future__ import annotations
 
@@ -16,17 +17,21 @@ def main(argv: list[str] | None = None) -> int:
             from launch.status import status_main
 
             return status_main(argv[1:])
+        if argv[:1] == ["resume"]:
+            from launch.resume import resume_main
+
+            return resume_main(argv[1:])
         from launch.options import parse_options
-        from launch.status import format_table, rows
+        from launch.status import status_text
         from launch.submit import launch, wait
 
         opts = parse_options(argv)
         submitted = launch(opts)
         if opts.wait:
             failed = wait(submitted.jobs)
-            table = format_table(rows(submitted.dir))
-            (submitted.dir / "status.txt").write_text(table + "\n")
-            print(table)
+            text = status_text(submitted.dir)
+            (submitted.dir / "status.txt").write_text(text + "\n")
+            print(text)
             return 1 if failed else 0
     except RegaeError as exc:
         print(f"launch: error: {exc}", file=sys.stderr)

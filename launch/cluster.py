@@ -89,3 +89,15 @@ def check_request(partition: str | None, nodes: int, tasks_per_node: int, cpus_p
         raise ClusterError(f"{tasks_per_node} task(s) x {cpus_per_task} CPU(s) = {need} CPUs per node: "
                            f"partition {partition!r} has at most {best} CPUs per node")
     return partition
+
+
+def queued_jobs() -> dict[str, str]:
+    """This user's jobs that Slurm still holds (pending, running, completing...): id -> state.
+
+    Array tasks are listed one by one under submitit's ids (``12_3``); a job that has ended is
+    not listed.
+    """
+    res = _run(["squeue", "-h", "-r", "--me", "-o", "%i|%T"])
+    if res.returncode != 0:
+        raise ClusterError(f"squeue failed: {' '.join(res.stderr.split())[:300]}")
+    return dict(line.split("|", 1) for line in res.stdout.splitlines() if "|" in line)

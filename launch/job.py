@@ -5,18 +5,19 @@ local ``regae fit`` (``regae.cli.run_trainer_cli``). Every task of the job is on
 process (``tasks_per_node == devices``); under Slurm ranks come from Lightning's
 ``SLURMEnvironment``, under submitit's local executor from the task's ``LOCAL_RANK``.
 
-Requeue and resume: on a timeout or preemption signal submitit calls ``checkpoint()``, which
-resubmits the same call; the new attempt finds ``<run_dir>/checkpoints/last.ckpt`` (written by
-the ``--checkpoint.*`` cadence) and passes it as ``--ckpt_path``, so Lightning restores weights,
-optimizer state, global step and loader position. Only the steps after that checkpoint are
-trained twice.
+Requeue and resume: on Slurm's time-limit signal (USR2) or a SIGTERM (requeue, preemption,
+cancel) every rank saves ``<run_dir>/checkpoints/last.ckpt`` at the same step
+(:mod:`launch.signals`); on USR2 submitit then calls ``checkpoint()``, which resubmits the same
+call. Every attempt finds that ``last.ckpt`` (or the one the ``--checkpoint.*`` cadence wrote
+last, after a crash) and passes it as ``--ckpt_path``, so Lightning restores weights, optimizer
+state, global step and loader position: a signalled attempt loses no step, a crashed one the
+steps after its last checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 import warnings
@@ -30,6 +31,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
+from launch.signals import JobStopped, StopOnSignal
 from regae.cli import run_trainer_cli
 
 STATUS_FILE = "status.json"  # rank 0's last record: state, step, metrics
@@ -39,6 +41,14 @@ ATTEMPTS_FILE = "attempts.jsonl"  # one line per (re)start: job id, step it star
 def last_checkpoint(run_dir: Path) -> Path | None:
     path = Path(run_dir) / "checkpoints" / "last.ckpt"
     return path if path.is_file() else None
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The global step a checkpoint holds, read without loading its tensors (memory-mapped)."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+    except Exception:  # unreadable or foreign: the table shows '-'
+        return None
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
@@ -63,37 +73,31 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
 
 
 def _job_id() -> str:
-    return os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID") or str(os.getpid())
+    """The id submitit gives this job (``12_3`` for array task 3 of job 12)."""
+    if _in_submitit_job():
+        return str(submitit.JobEnvironment().job_id)
+    return os.environ.get("SLURM_JOB_ID") or str(os.getpid())
 
 
 class RunRecorder(Callback):
-    """Each rank prints its rank; rank 0 records attempts, metrics and the final state.
+    """Each rank prints where it runs; rank 0 records attempts, metrics and the final state."""
 
-    It also hands SIGTERM back to submitit once Lightning has installed its own handler:
-    Lightning turns SIGTERM into ``SIGTERMException`` (a ``SystemExit``) that ends the job as
-    if it had finished, while submitit ignores SIGTERM and requeues on its own signal
-    (Lightning issue #14610).
-    """
-
-    def __init__(self, run_dir: str | Path, keep_submitit_signals: bool) -> None:
+    def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
-        self.keep_submitit_signals = keep_submitit_signals
-        self._sigterm: Any = None
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self.keep_submitit_signals:
-            self._sigterm = signal.getsignal(signal.SIGTERM)  # submitit's, before Lightning's
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._sigterm is not None:
-            signal.signal(signal.SIGTERM, self._sigterm)
         print(f"[launch] rank {trainer.global_rank}/{trainer.world_size} node {trainer.node_rank} "
-              f"local {trainer.local_rank} job {_job_id()} start_step {trainer.global_step}", flush=True)
+              f"local {trainer.local_rank} job {_job_id()} start_step {trainer.global_step} "
+              f"host {os.environ.get('SLURMD_NODENAME', '-')} master {os.environ.get('MASTER_ADDR', '-')} "
+              f"threads {torch.get_num_threads()} omp_wait_policy {os.environ.get('OMP_WAIT_POLICY', '-')} "
+              f"pid {os.getpid()}",
+              flush=True)
         if trainer.is_global_zero:
             with open(self.run_dir / ATTEMPTS_FILE, "a") as f:
                 f.write(json.dumps({
                     "job_id": _job_id(), "restart": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
-                    "start_step": trainer.global_step, "world_size": trainer.world_size, "time": time.time(),
+                    "start_step": trainer.global_step, "world_size": trainer.world_size,
+                    "nodes": os.environ.get("SLURM_JOB_NODELIST", ""), "pid": os.getpid(), "time": time.time(),
                 }) + "\n")
             self.record(trainer, "running")
 
@@ -141,9 +145,10 @@ class TrainJob(submitit.helpers.Checkpointable):
         cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", 0))
         if cpus:  # without cgroups torch would use every core of the node in every task
             torch.set_num_threads(cpus)
-        extra: dict[str, Any] = {
-            "callbacks": [TQDMProgressBar(refresh_rate=50), RunRecorder(run, keep_submitit_signals=in_submitit)],
-        }
+        callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=50), RunRecorder(run)]
+        if in_submitit:
+            callbacks.append(StopOnSignal(run / "checkpoints" / "last.ckpt"))
+        extra: dict[str, Any] = {"callbacks": callbacks}
         if "SLURM_JOB_ID" in os.environ and "SLURM_NTASKS" in os.environ:
             extra["plugins"] = [SLURMEnvironment(auto_requeue=False)]  # submitit owns requeue
         elif in_submitit and submitit.JobEnvironment().num_tasks > 1:
@@ -152,6 +157,11 @@ class TrainJob(submitit.helpers.Checkpointable):
             with warnings.catch_warnings():  # sys.argv is submitit's, the args are ours on purpose
                 warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
                 run_trainer_cli(argv, trainer_defaults_extra=extra)
+        except JobStopped as stop:  # saved at stop.step, requeued: the next attempt resumes there
+            if _is_global_zero():
+                _write_json(run / STATUS_FILE, {**read_status(run), "state": "requeued", "global_step": stop.step,
+                                                "error": f"{stop.name} at step {stop.step}"})
+            raise
         except BaseException as exc:
             if _is_global_zero():
                 status = read_status(run)

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m launch", allow_abbrev=False,
         description="Submit `regae fit` to Slurm (or run it locally) with submitit. Options not listed "
                     "here (--config, --model.*, --data.*, --trainer.*, --checkpoint.*) go to `regae fit`.",
-        epilog="python -m launch status DIR   prints the state, last metrics and checkpoint of every run.",
+        epilog="python -m launch status DIR   prints the state, steps, attempts, last metrics and checkpoint of "
+               "every run; python -m launch resume DIR   resubmits its unfinished runs from their last.ckpt.",
     )
     a = p.add_argument
     a("--cluster", choices=CLUSTERS, default="slurm", help="slurm; local (subprocesses); debug (in this process)")

@@ -1,8 +1,11 @@
-"""``python -m launch status DIR``: one row per run — scheduler state, step, last metrics, checkpoint.
+"""``python -m launch status DIR``: one row per run — scheduler state, steps, attempts, metrics.
 
-The scheduler state comes from submitit (``sacct`` on Slurm); the step and metrics from the
-run's own ``status.json`` (written by rank 0), so a finished run reads the same on any cluster.
-The table is printed and also written to ``DIR/status.txt``.
+The scheduler state comes from submitit (``sacct`` on Slurm); the step, attempts and metrics
+from the run's own files (``status.json`` and ``attempts.jsonl``, written by rank 0), and the
+step of ``last.ckpt`` from the checkpoint itself, so a finished run reads the same on any
+cluster and a run whose job died shows where it will resume. The table is printed and also
+written to ``DIR/status.txt``; runs that ended unfinished are listed under it with the resume
+command.
 """
 
 from __future__ import annotations
@@ -13,11 +16,16 @@ from typing import Any
 
 import submitit
 
-from launch.job import last_checkpoint, read_attempts, read_status
+from launch.job import checkpoint_step, last_checkpoint, read_attempts, read_status
 from regae.errors import OutputError
 
 LAUNCH_FILE = "launch.json"
 METRICS = ("train/loss", "val/psnr", "test/psnr")
+#: Slurm states of a job that is over (and will not be requeued by Slurm itself)
+ENDED_STATES = {"COMPLETED", "FAILED", "NODE_FAIL", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "BOOT_FAIL",
+                "DEADLINE", "SPECIAL_EXIT"}
+#: Slurm states of a job that was requeued and waits to start again
+REQUEUED_STATES = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
 
 
 def read_launch(root: Path) -> dict[str, Any]:
@@ -32,25 +40,34 @@ def scheduler_state(record: dict[str, Any], job_id: str) -> str:
     if record["cluster"] != "slurm":
         return "-"
     try:
-        return submitit.SlurmJob(folder=record["submitit_folder"], job_id=job_id).state
+        state = submitit.SlurmJob(folder=record["submitit_folder"], job_id=job_id).state
     except Exception:  # sacct/scontrol unreachable: the run's own record still tells a lot
         return "UNKNOWN"
+    return (state.split() or ["UNKNOWN"])[0]  # "CANCELLED by 0" -> "CANCELLED"
+
+
+def run_row(record: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    run_dir = Path(run["dir"])
+    status = read_status(run_dir)
+    ckpt = last_checkpoint(run_dir)
+    state = scheduler_state(record, run["job_id"])
+    run_state = status.get("state", "queued")
+    if state in ENDED_STATES and run_state in ("queued", "running"):
+        run_state = "interrupted"  # the job ended without a last word from rank 0 (its node died, SIGKILL)
+    elif state in REQUEUED_STATES and run_state == "running":
+        run_state = "requeued"  # killed after saving on SIGTERM, waiting to start again
+    return {
+        "run": run["name"], "job": run["job_id"], "state": state, "run_state": run_state,
+        "step": status.get("global_step", 0), "ckpt_step": checkpoint_step(ckpt) if ckpt else None,
+        "attempts": len(read_attempts(run_dir)),
+        **{m: status.get("metrics", {}).get(m) for m in METRICS},
+        "checkpoint": str(ckpt) if ckpt else "-",
+    }
 
 
 def rows(root: Path) -> list[dict[str, Any]]:
     record = read_launch(root)
-    out = []
-    for run in record["runs"]:
-        status = read_status(Path(run["dir"]))
-        ckpt = last_checkpoint(Path(run["dir"]))
-        out.append({
-            "run": run["name"], "job": run["job_id"], "state": scheduler_state(record, run["job_id"]),
-            "run_state": status.get("state", "queued"), "step": status.get("global_step", 0),
-            "starts": len(read_attempts(Path(run["dir"]))),
-            **{m: status.get("metrics", {}).get(m) for m in METRICS},
-            "checkpoint": str(ckpt) if ckpt else "-",
-        })
-    return out
+    return [run_row(record, run) for run in record["runs"]]
 
 
 def format_table(table: list[dict[str, Any]]) -> str:
@@ -65,12 +82,28 @@ def format_table(table: list[dict[str, Any]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def unfinished_note(table: list[dict[str, Any]], root: Path) -> list[str]:
+    """One line per run whose job ended before the run completed, and how to resume them."""
+    ended = [r for r in table if r["run_state"] != "completed" and r["state"] in ENDED_STATES]
+    if not ended:
+        return []
+    lines = [f"{r['run']}: job {r['job']} {r['state']}, run {r['run_state']}; "
+             + (f"last.ckpt holds step {r['ckpt_step']}" if r["ckpt_step"] is not None else "no checkpoint yet")
+             for r in ended]
+    return [*lines, f"resume: python -m launch resume {root}"]
+
+
+def status_text(root: Path) -> str:
+    table = rows(root)
+    return "\n".join([format_table(table), *unfinished_note(table, root)])
+
+
 def status_main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: python -m launch status DIR")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     root = Path(argv[0]).resolve()
-    text = format_table(rows(root))
+    text = status_text(root)
     (root / "status.txt").write_text(text + "\n")
     print(text)
     return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from launch import config as cfg
 from launch.job import TrainJob
 from launch.options import LaunchOptions
 from regae.errors import ConfigError, OutputError
+from regae.runtime import DEFAULTS, USER_POLICY_VARS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = "launch.json"
@@ -38,7 +39,8 @@ class Run:
     name: str
     dir: str
     point: dict[str, Any]
-    job_id: str = ""
+    job_id: str = ""  # the latest job of this run
+    jobs: list[str] = field(default_factory=list)  # every job submitted for it (python -m launch resume adds)
 
 
 @dataclass
@@ -89,6 +91,23 @@ def plan_runs(opts: LaunchOptions, base: dict[str, Any], root: Path) -> list[tup
     return plans
 
 
+def job_setup() -> list[str]:
+    """Shell lines the batch script runs before ``srun``, so every task starts as ``regae`` does.
+
+    The job's Python process is submitit's, not regae's entry point, so the CPU settings of
+    :mod:`regae.runtime` are made here, each only if the user's environment has none: OpenMP's
+    wait policy (PASSIVE: idle threads sleep instead of spinning on shared cores) and one OpenMP
+    thread per CPU Slurm gave the task (else torch, and Lightning's DDP on CPU, size their
+    thread pools by the node's cores, not the task's share).
+    """
+    user_policy = " || ".join(f'[ -n "${{{var}+x}}" ]' for var in USER_POLICY_VARS)
+    return [
+        f"export PYTHONPATH={REPO_ROOT}${{PYTHONPATH:+:$PYTHONPATH}}",
+        *(f"{user_policy} || export {key}={value}" for key, value in DEFAULTS.items()),
+        'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
+    ]
+
+
 def make_executor(opts: LaunchOptions, folder: Path, name: str, n_runs: int) -> submitit.Executor:
     executor = submitit.AutoExecutor(folder=folder, cluster=opts.cluster, slurm_max_num_timeout=opts.max_requeue)
     params: dict[str, Any] = {
@@ -100,7 +119,7 @@ def make_executor(opts: LaunchOptions, folder: Path, name: str, n_runs: int) -> 
     if opts.cluster == "slurm":
         params.update({
             "slurm_partition": opts.partition, "slurm_signal_delay_s": opts.signal_delay_s,
-            "slurm_setup": [f"export PYTHONPATH={REPO_ROOT}${{PYTHONPATH:+:$PYTHONPATH}}"],
+            "slurm_setup": job_setup(),
         })
         for key, value in (("slurm_mem", opts.mem), ("slurm_account", opts.account), ("slurm_qos", opts.qos)):
             if value:
@@ -111,6 +130,32 @@ def make_executor(opts: LaunchOptions, folder: Path, name: str, n_runs: int) -> 
             params["slurm_array_parallelism"] = opts.max_parallel or n_runs
     executor.update_parameters(**params)
     return executor
+
+
+def submit(executor: submitit.Executor, run_dirs: list[str]) -> list[submitit.Job]:
+    """One job for one run, one job array for several (each run resumes from its own last.ckpt)."""
+    try:
+        if len(run_dirs) == 1:
+            return [executor.submit(TrainJob(), run_dirs[0])]
+        return executor.map_array(TrainJob(), run_dirs)
+    except Exception as exc:  # sbatch refused: its message is the useful part
+        raise slurm.ClusterError(f"submission failed: {' '.join(str(exc).split())[:400]}") from None
+
+
+def write_record(root: Path, record: dict[str, Any]) -> None:
+    tmp = root / f".{LAUNCH_FILE}.tmp"
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(root / LAUNCH_FILE)
+
+
+def echo_submitted(root: Path, opts: LaunchOptions, runs: list[Run], jobs: list[submitit.Job], verb: str) -> None:
+    kind = "job array" if len(jobs) > 1 else "job"
+    print(f"{verb} {kind} {jobs[0].job_id.split('_')[0]} ({len(jobs)} run(s), cluster {opts.cluster}, "
+          f"{opts.nodes} node(s) x {opts.devices} task(s))")
+    print(f"launch folder: {root}")
+    for run in runs:
+        print(f"  {run.job_id:>12s}  {run.dir}")
+    print(f"status: python -m launch status {root}")
 
 
 def launch(opts: LaunchOptions, echo: bool = True) -> Launch:
@@ -127,30 +172,17 @@ def launch(opts: LaunchOptions, echo: bool = True) -> Launch:
     for run, config in plans:
         cfg.write_config(config, Path(run.dir) / "config.yaml")
     executor = make_executor(opts, root / "submitit", name, len(plans))
-    run_dirs = [run.dir for run, _ in plans]
-    try:
-        if len(plans) == 1:
-            jobs = [executor.submit(TrainJob(), run_dirs[0])]
-        else:
-            jobs = executor.map_array(TrainJob(), run_dirs)
-    except Exception as exc:  # sbatch refused: its message is the useful part
-        raise slurm.ClusterError(f"submission failed: {' '.join(str(exc).split())[:400]}") from None
     runs = [run for run, _ in plans]
+    jobs = submit(executor, [run.dir for run in runs])
     for run, job in zip(runs, jobs):
         run.job_id = str(job.job_id)
-    record = {
+        run.jobs.append(run.job_id)
+    write_record(root, {
         "created": time.strftime("%Y-%m-%d %H:%M:%S"), "cluster": opts.cluster, "name": name,
         "submitit_folder": str(root / "submitit"), "options": asdict(opts), "runs": [asdict(r) for r in runs],
-    }
-    (root / LAUNCH_FILE).write_text(json.dumps(record, indent=1))
+    })
     if echo:
-        kind = "job array" if len(jobs) > 1 else "job"
-        print(f"submitted {kind} {jobs[0].job_id.split('_')[0]} ({len(jobs)} run(s), cluster {opts.cluster}, "
-              f"{opts.nodes} node(s) x {opts.devices} task(s))")
-        print(f"launch folder: {root}")
-        for run in runs:
-            print(f"  {run.job_id:>12s}  {run.dir}")
-        print(f"status: python -m launch status {root}")
+        echo_submitted(root, opts, runs, jobs, "submitted")
     return Launch(root, runs, jobs)
 
 

@@ -1,28 +1,24 @@
-"""The ``regae`` command: LightningCLI for fit/validate/test, plus the analysis commands.
+"""The ``regae`` command: dispatch, presets, and the answers that need no torch.
 
-``--config NAME`` accepts a packaged preset name (see ``regae presets``) as well as a path.
-A user mistake (``RegaeError``) is printed as one line and exits with status 2.
+``regae``, ``regae --help`` and ``regae presets`` import neither torch nor Lightning, and a
+training command line is checked by :mod:`regae.preflight` before Lightning is imported
+(:mod:`regae.trainer_cli`, loaded only for fit/validate/test/predict). The analysis commands
+are imported only when named. ``--config NAME`` accepts a packaged preset name (see
+``regae presets``) as well as a path. A user mistake (``RegaeError``) is printed as one line
+and exits with status 2; output into a closed pipe (``regae presets | head -3``) ends quietly.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import select
 import sys
-import warnings
 from pathlib import Path
+from typing import Any
 
-from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.plugins import CheckpointIO
-
-from regae.checkpoint import load as load_checkpoint
-from regae.data.datamodule import MNISTDataModule
-from regae.errors import RegaeError
-from regae.io import AtomicCheckpointIO
-from regae.module import AutoEncoder
-from regae.resume import RegaeCheckpoint
+from regae.errors import ConfigError, RegaeError
+from regae.preflight import SUBCOMMANDS, check_trainer_argv
 
 PRESET_DIR = Path(__file__).with_name("configs")
 
@@ -95,97 +91,70 @@ def overview() -> str:
     return "\n".join(lines)
 
 
-class RegaeCLI(LightningCLI):
-    """LightningCLI with a checkpoint callback under ``<default_root_dir>/checkpoints``.
+def run(argv: list[str]) -> int:
+    """Run one ``regae`` command line (without the program name); the exit status."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print(overview())
+        return 0
+    command = argv[0]
+    if command in EXTRA_COMMANDS:
+        module, func = EXTRA_COMMANDS[command][0].split(":")
+        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    if command not in SUBCOMMANDS and not command.startswith("-"):
+        raise ConfigError(f"unknown command {command!r}; commands: "
+                          f"{', '.join([*TRAINER_COMMANDS, *EXTRA_COMMANDS])} (see regae --help)")
+    argv = resolve_presets(argv)
+    if not command.startswith("-"):  # options before the command are LightningCLI's to read
+        check_trainer_argv(argv)
+    from regae.trainer_cli import run_trainer_cli  # imports Lightning (seconds)
 
-    Checkpoints are written atomically (:class:`~regae.io.AtomicCheckpointIO`) and a killed
-    ``fit`` resumes with the same command plus ``--ckpt_path last`` (see :mod:`regae.resume`).
-    """
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(RegaeCheckpoint, "checkpoint")
-        parser.set_defaults({
-            "checkpoint.save_last": True,
-            "checkpoint.filename": "epoch{epoch:03d}-step{step:06d}",
-            "checkpoint.auto_insert_metric_name": False,
-            "checkpoint.save_top_k": 1,
-            "checkpoint.monitor": None,
-            "checkpoint.enable_version_counter": False,  # a rerun in the same dir overwrites last.ckpt
-        })
-        parser.link_arguments(
-            "trainer.default_root_dir", "checkpoint.dirpath",
-            compute_fn=lambda root: os.path.join(root or ".", "checkpoints"),
-        )
-
-    def _parse_ckpt_path(self) -> None:
-        """Check ``--ckpt_path`` (exists, complete, a regae checkpoint, no code) before Lightning
-        unpickles it to read its hyperparameters, so a bad file is one CheckpointError line."""
-        sub = self.config.get("subcommand")
-        path = self.config[sub].get("ckpt_path") if sub else None
-        if path and path not in ("last", "best", "hpc") and "://" not in str(path) and not str(path).startswith("registry"):
-            load_checkpoint(path)  # weights_only read + rebuild from its hyperparameters
-        super()._parse_ckpt_path()
-
-    def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
-        plugins = config.get("plugins") or []
-        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
-        if not any(isinstance(p, CheckpointIO) for p in plugins):  # atomic saves unless the user chose an IO
-            config["plugins"] = [*plugins, AtomicCheckpointIO()]
-        trainer_defaults = self.trainer_defaults
-        if config.get("enable_progress_bar") is False:  # drop the default bar rather than fail
-            bar_free = [c for c in trainer_defaults.get("callbacks", []) if not isinstance(c, ProgressBar)]
-            self.trainer_defaults = {**trainer_defaults, "callbacks": bar_free}
-        try:
-            return super()._instantiate_trainer(config, callbacks)
-        finally:
-            self.trainer_defaults = trainer_defaults
-
-    def after_fit(self) -> None:
-        """Report the test PSNR of the trained weights (as they are at the end of fit)."""
-        if self.trainer.state.stage is not None and self.trainer.interrupted:
-            return
-        self.trainer.test(self.model, datamodule=self.datamodule, verbose=True)
-
-
-def run_trainer_cli(argv: list[str], trainer_defaults_extra: dict | None = None) -> None:
-    """Run fit/validate/test; ``trainer_defaults_extra`` adds or replaces Trainer defaults
-    (``launch/`` passes Slurm plugins and its callbacks this way)."""
-    trainer_defaults = {"callbacks": [TQDMProgressBar(refresh_rate=10)], "default_root_dir": "runs/default"}
-    trainer_defaults.update(trainer_defaults_extra or {})
-    with warnings.catch_warnings():  # regae passes its own (preset-resolved) argv on purpose
-        warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python")
-        _run_cli(argv, trainer_defaults)
-
-
-def _run_cli(argv: list[str], trainer_defaults: dict) -> None:
-    RegaeCLI(
-        AutoEncoder,
-        MNISTDataModule,
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True},
-        trainer_defaults=trainer_defaults,
-        parser_kwargs={"description": overview(), "fit": {"description": TRAINER_COMMANDS["fit"]}},
-        args=argv,
-    )
+    run_trainer_cli(argv)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(overview())
-        return 0
     try:
-        if argv[0] in EXTRA_COMMANDS:
-            module, func = EXTRA_COMMANDS[argv[0]][0].split(":")
-            return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
-        run_trainer_cli(resolve_presets(argv))
+        code = run(argv)
+        sys.stdout.flush()  # a closed pipe raises here, inside the try, not at interpreter exit
+        return code
     except RegaeError as exc:
         print(f"regae: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("regae: interrupted", file=sys.stderr)
         return 130
-    return 0
+    except BrokenPipeError:
+        fd = _closed_stdout_fd()
+        if fd is None:  # another pipe or socket broke: a bug, keep its traceback
+            raise
+        # `regae presets | head -3`: the reader has all it wanted. Point stdout at /dev/null so the
+        # interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
+
+
+def _closed_stdout_fd() -> int | None:
+    """stdout's file descriptor if it is a pipe whose reader has gone (poll reports an error)."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return fd if any(events & select.POLLERR for _, events in poller.poll(0)) else None
+    except (AttributeError, OSError, ValueError):  # not a real file (tests' StringIO)
+        return None
+
+
+def __getattr__(name: str) -> Any:
+    """``RegaeCLI`` and ``run_trainer_cli`` moved to :mod:`regae.trainer_cli`; still importable
+    from here (``launch/`` does), loading Lightning only when asked for."""
+    if name in ("RegaeCLI", "run_trainer_cli"):
+        from regae import trainer_cli
+
+        return getattr(trainer_cli, name)
+    raise AttributeError(f"module 'regae.cli' has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ CHECKPOINT_KEY = "regae"
 
 
 class AutoEncoder(pl.LightningModule):
-    """A regularized autoencoder on 28x28 images.
+    """A regularized autoencoder on images of shape ``input_shape`` (default MNIST's 1x28x28).
 
     Args:
         arch: architecture name: ``unet`` (U-Net without skips), ``mlp``, ``conv`` or ``vae``.
@@ -55,6 +55,8 @@ class AutoEncoder(pl.LightningModule):
         seed: seed of the per-step noise (corruption, Hutchinson probes); a resumed run draws
             the same noise as an uninterrupted one.
         history_every: record the training loss every this many steps (kept in the checkpoint).
+        input_shape: (C, H, W) of the images; ``regae fit`` sets it from the data
+            (``--data.dataset``), and checkpoints keep it so :func:`regae.load` rebuilds the net.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class AutoEncoder(pl.LightningModule):
         lr_floor: float = 0.0,
         seed: int = 0,
         history_every: int = 10,
+        input_shape: tuple[int, int, int] = (1, 28, 28),
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -92,7 +95,7 @@ class AutoEncoder(pl.LightningModule):
             raise ConfigError(f"Expected `history_every` >= 1, got {history_every}.")
         self.net = build_net(
             arch, latent_dim=latent_dim, widths=widths, decoder_widths=decoder_widths,
-            decoder=decoder, latent_activation=latent_activation,
+            decoder=decoder, latent_activation=latent_activation, input_shape=input_shape,
         )
         self.regularizers = build_regularizers(regularizers)
         for reg in self.regularizers:
@@ -104,11 +107,17 @@ class AutoEncoder(pl.LightningModule):
         self.val_psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.test_psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.loss_history: list[tuple[int, float]] = []  # (global step, training loss)
+        self.data_record: dict[str, Any] | None = None  # the data it was trained on (ImageDataset.record())
 
     # -- model ---------------------------------------------------------------
     @property
     def latent_dim(self) -> int:
         return self.net.latent_dim
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) the net was built for."""
+        return self.net.input_shape
 
     def forward(self, x: Tensor) -> AEOutput:
         return self.net(x)
@@ -131,7 +140,7 @@ class AutoEncoder(pl.LightningModule):
         return torch.Generator(device=self.device).manual_seed(seed)
 
     def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, AEOutput, dict[str, Tensor]]:
-        x, _ = batch  # (B, 1, 28, 28)
+        x, _ = batch  # (B, C, H, W)
         training = stage == "train"
         gen = self.step_generator() if training else None
         x_in = self.corruption(x, gen) if (training and self.corruption is not None) else x
@@ -195,19 +204,28 @@ class AutoEncoder(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from regae import __version__
 
-        checkpoint[CHECKPOINT_KEY] = {"version": __version__, "loss_history": list(self.loss_history)}
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if hasattr(datamodule, "record"):  # regae's data module: the dataset's spec, shape and classes
+            self.data_record = datamodule.record()
+        checkpoint[CHECKPOINT_KEY] = {
+            "version": __version__, "loss_history": list(self.loss_history), "data": self.data_record,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._check_weights_fit(checkpoint.get("state_dict", {}), checkpoint.get("hyper_parameters", {}))
+        self._check_weights_fit(checkpoint.get("state_dict", {}), checkpoint.get("hyper_parameters", {}),
+                                checkpoint.get(CHECKPOINT_KEY, {}).get("data"))
         self.loss_history = [tuple(p) for p in checkpoint.get(CHECKPOINT_KEY, {}).get("loss_history", [])]
+        self.data_record = checkpoint.get(CHECKPOINT_KEY, {}).get("data")
 
-    def _check_weights_fit(self, state: dict[str, Any], hparams: dict[str, Any]) -> None:
+    def _check_weights_fit(self, state: dict[str, Any], hparams: dict[str, Any], data: dict | None = None) -> None:
         """Raise CheckpointError (not torch's RuntimeError) if ``state`` was made by another architecture."""
         own = self.state_dict()
         wrong = sorted(set(own) ^ set(state)) + [k for k in own if k in state and own[k].shape != state[k].shape]
         if wrong:
-            made_by = ", ".join(f"{k}={hparams[k]}" for k in ("arch", "latent_dim", "widths") if k in hparams)
+            made_by = ", ".join(f"{k}={hparams[k]}" for k in ("arch", "latent_dim", "widths", "input_shape") if k in hparams)
+            if data:
+                made_by += f"{', ' if made_by else ''}data {data.get('dataset')}"
             raise CheckpointError(
                 f"checkpoint weights do not fit this model ({len(wrong)} tensors differ, e.g. {wrong[0]}); "
-                f"it was trained with {made_by or 'other settings'}: pass the same model options (or its config.yaml)"
+                f"it was trained with {made_by or 'other settings'}: pass the same model and data options (or its config.yaml)"
             )

@@ -20,6 +20,8 @@ the weights that produced a NaN/inf loss must not replace the last good ``last.c
 
 from __future__ import annotations
 
+import warnings
+
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -28,6 +30,14 @@ from regae.errors import NonFiniteLossError
 
 class RegaeCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` whose ``last.ckpt`` always holds the final step of a finished fit."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if not trainer.ckpt_path:
+            return super().setup(trainer, pl_module, stage)
+        with warnings.catch_warnings():  # resuming: the folder holds this run's own checkpoints, as it should
+            warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty",
+                                    module=r"lightning\.pytorch\.callbacks\.model_checkpoint")
+            return super().setup(trainer, pl_module, stage)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)

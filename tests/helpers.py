@@ -1,10 +1,13 @@
-"""Small shared pieces for tests: a tiny trained checkpoint, a CLI runner."""
+"""Small shared pieces for tests: a tiny trained checkpoint, a CLI runner, IDX files."""
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 from pathlib import Path
+
+import torch
 
 from regae.cli import main
 
@@ -34,3 +37,11 @@ def fit_tiny(root: Path, *extra: str, config: str = "sparse", steps: int = 4) ->
     )
     assert code == 0, err
     return root / "checkpoints" / "last.ckpt"
+
+
+def write_idx(path: Path, data: torch.Tensor) -> Path:
+    """Write a uint8 tensor as a gzipped IDX file (MNIST's format: magic 0x0000 08 <ndim>, sizes, bytes)."""
+    assert data.dtype == torch.uint8
+    header = bytes([0, 0, 0x08, data.ndim]) + b"".join(n.to_bytes(4, "big") for n in data.shape)
+    path.write_bytes(gzip.compress(header + data.contiguous().numpy().tobytes(), mtime=0))
+    return path

@@ -69,3 +69,16 @@ def test_pickle_with_code_is_refused(tmp_path, capsys):
     with pytest.raises(CheckpointError):
         regae.load(plain)
     assert "code ran" not in capsys.readouterr().out
+
+
+def test_weights_only_copy_loads_the_same_model_and_is_smaller(tmp_path):
+    from regae.checkpoint import save_weights_only
+
+    ckpt = fit_tiny(tmp_path / "run", steps=3)
+    slim = save_weights_only(ckpt, tmp_path / "slim.ckpt")
+    full, small = regae.load(ckpt), regae.load(slim)
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(full(x).x_hat, small(x).x_hat)
+    assert small.loss_history == full.loss_history and small.data_record == full.data_record
+    assert slim.stat().st_size < 0.6 * ckpt.stat().st_size  # no Adam moments
+    assert "optimizer_states" not in regae.read_checkpoint(slim)

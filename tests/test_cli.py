@@ -1,5 +1,6 @@
 """The regae command: presets, help, one-line errors before training starts."""
 
+import json
 import subprocess
 import sys
 
@@ -37,10 +38,14 @@ def test_fit_help_explains_model_options():
 
 
 def test_fit_writes_loadable_checkpoint(tmp_path):
+    from regae.preflight import check_config_file
+
     ckpt = fit_tiny(tmp_path, config="contractive", steps=2)
     model = regae.load(ckpt)
     assert model.hparams.regularizers == [{"name": "contractive", "weight": 1e-4, "mode": "exact"}]
-    assert (tmp_path / "config.yaml").exists() or any(tmp_path.rglob("config.yaml"))
+    saved = sorted(tmp_path.rglob("config.yaml"))
+    assert saved
+    check_config_file(str(saved[0]))  # a run's own resolved config passes the early checks (launch/ trains from one)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +55,7 @@ def test_fit_writes_loadable_checkpoint(tmp_path):
         (["--config", "sparse", "--model.regularizers", "[{name: foo, weight: 1}]"], "Unknown regularizer 'foo'"),
         (["--config", "sparse", "--model.regularizers", "[{name: l1, weight: -1}]"], "finite and >= 0"),
         (["--config", "sparse", "--model.latent_activation", "relu"], "KL sparsity needs"),
-        (["--config", "sparse", "--model.widths", "[4, 8]"], "widths"),
+        (["--config", "sparse", "--model.widths", "[4]"], "widths"),
         (["--config", "sparse", "--data.batch_size", "0"], "batch_size"),
     ],
 )
@@ -71,3 +76,79 @@ def test_unknown_architecture_fails_before_training(tmp_path):
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "regae", "presets"], capture_output=True, text=True, check=True)
     assert "contractive" in proc.stdout
+
+
+HEAVY = {"torch", "lightning", "lightning_fabric", "pytorch_lightning", "jsonargparse", "torchmetrics", "numpy",
+         "matplotlib", "sklearn", "scipy", "regae.trainer_cli", "regae.module"}
+HEAVY_PREFIXES = tuple(f"{name}." for name in HEAVY)
+
+
+def imported_modules(tmp_path, *args: str) -> tuple[int, set[str], str]:
+    """Run ``python -m regae ARGS`` in a fresh interpreter: (exit code, the modules it imported, stderr)."""
+    dump = tmp_path / "modules.json"
+    script = ("import json, sys, regae.__main__ as m\n"
+              "try:\n    code = m.main(sys.argv[2:])\nfinally:\n"
+              "    open(sys.argv[1], 'w').write(json.dumps(sorted(sys.modules)))\n"
+              "sys.exit(code)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(dump), *args], capture_output=True, text=True, timeout=60)
+    return proc.returncode, set(json.loads(dump.read_text())), proc.stderr
+
+
+LAZY_NOT_YET = pytest.mark.xfail(strict=True, reason="regae/study imports torch/Lightning at module level "
+                                 "(being made lazy; then drop this mark)")
+
+
+@pytest.mark.parametrize("args", [
+    (), ("--help",), ("presets",), ("frobnicate",),
+    ("fit", "--config", "nosuch"),
+    ("fit", "--config", "sparse", "--model.latnt_dim", "3"),
+    ("fit", "--modle.lr", "1"),
+    ("compare", "--help"), ("report", "--help"), ("compare", "--seeds", "0"),
+    pytest.param(("study", "--help"), marks=LAZY_NOT_YET),
+])
+def test_answers_without_torch_or_lightning(tmp_path, args):
+    """The overview, the presets, the commands' help and the mistakes found before training import
+    none of the heavy packages (importing Lightning alone takes 5-7 s on a 2-core machine)."""
+    code, names, err = imported_modules(tmp_path, *args)
+    assert "regae.cli" in names
+    heavy = sorted(n for n in names if n.startswith(HEAVY_PREFIXES) or n in HEAVY)
+    assert heavy == [], heavy[:10]
+    assert code == (2 if err else 0)
+    assert err.count("\n") <= 1 and "Traceback" not in err  # one line, or nothing
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    proc = subprocess.Popen([sys.executable, "-m", "regae", "presets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written (`regae presets | head -0`)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141  # 128 + SIGPIPE, as a shell reports for cat or ls
+    assert err == ""
+
+
+def test_a_broken_pipe_elsewhere_is_not_hidden(monkeypatch):
+    """Only a closed stdout ends quietly; a BrokenPipeError from anything else is a bug with a traceback."""
+    import regae.cli
+
+    def broken(argv):
+        raise BrokenPipeError("a worker's pipe")
+
+    monkeypatch.setattr(regae.cli, "presets_main", broken)
+    with pytest.raises(BrokenPipeError, match="a worker's pipe"):
+        run_cli("presets")
+
+
+def test_unknown_command_is_one_line():
+    code, out, err = run_cli("frobnicate")
+    assert code == 2 and out == ""
+    assert err == "regae: error: unknown command 'frobnicate'; commands: fit, validate, test, compare, report, " \
+                  "study, presets (see regae --help)\n"
+
+
+def test_value_errors_from_the_parser_are_one_line(tmp_path):
+    code, _, err = run_cli("fit", "--config", "sparse", "--data.batch_size", "many",
+                           "--trainer.default_root_dir", str(tmp_path))
+    assert code == 2
+    assert err.startswith("regae: error: ") and err.count("\n") == 1
+    assert '"data.batch_size"' in err and "many" in err and "regae fit --help" in err
+    assert not (tmp_path / "checkpoints").exists()

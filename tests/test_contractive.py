@@ -7,6 +7,7 @@ from torch import nn
 from regae.errors import ConfigError
 from regae.nets import build_net
 from regae.regularizers import Contractive, frobenius_exact, frobenius_hutchinson, frobenius_sigmoid_layer
+from regae.regularizers.contractive import frobenius_exact_from_graph
 
 
 def brute_force(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -48,6 +49,21 @@ def test_exact_works_on_unet_and_matches_brute_force():
     net = build_net("unet", widths=[4, 8, 8], latent_dim=6).double()
     x = torch.rand(2, 1, 28, 28, dtype=torch.float64)
     assert torch.allclose(frobenius_exact(net.encoder, x), brute_force(net.encoder, x), rtol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 20), (1, 32, 32)])
+def test_exact_equals_brute_force_on_other_shapes(shape):
+    """RGB, non-square and 32x32 grey U-Nets: torch.func, the training-graph VJPs and the
+    Contractive regularizer all equal d per-sample autograd passes."""
+    torch.manual_seed(6)
+    net = build_net("unet", widths=[3, 4, 4], latent_dim=5, input_shape=shape).double()
+    x = torch.rand(2, *shape, dtype=torch.float64)
+    ref = brute_force(net.encoder, x)
+    assert torch.allclose(frobenius_exact(net.encoder, x), ref, rtol=1e-9)
+    xg = x.clone().requires_grad_(True)
+    h = net.encode(xg)
+    assert torch.allclose(frobenius_exact_from_graph(h, xg), ref, rtol=1e-9)
+    assert Contractive(1.0)(net, xg, h).item() == pytest.approx(ref.mean().item(), rel=1e-9)
 
 
 def test_hutchinson_converges_to_exact():

@@ -1,4 +1,4 @@
-"""Every architecture keeps the contract: flat latent, decoder output in [0, 1], 28x28."""
+"""Every architecture keeps the contract for any (C, H, W): flat latent, decoder output in [0, 1] of the input's shape."""
 
 import pytest
 import torch
@@ -75,8 +75,12 @@ def test_top_left_indices():
     [
         ({"arch": "resnet"}, "Expected `arch` in"),
         ({"arch": "unet", "latent_dim": 0}, "latent_dim"),
-        ({"arch": "unet", "widths": [4, 8]}, "widths"),
-        ({"arch": "unet", "widths": [4, 8, 8, 8]}, "exactly 3"),
+        ({"arch": "unet", "widths": [4]}, "widths"),
+        ({"arch": "unet", "widths": [2] * 6}, "input 28x28 is too small for unet with 5 2x2 poolings"),
+        ({"arch": "conv", "input_shape": (1, 7, 64)}, "input 7x64 is too small for conv with 3 2x2 poolings"),
+        ({"arch": "conv", "widths": [4, 8, 8, 8]}, "exactly 3"),
+        ({"arch": "mlp", "input_shape": (3, 32)}, "input_shape"),
+        ({"arch": "mlp", "input_shape": (0, 32, 32)}, "input_shape"),
         ({"arch": "mlp", "widths": [64, -1]}, "positive integers"),
         ({"arch": "mlp", "latent_activation": "tanh"}, "latent_activation"),
         ({"arch": "conv", "decoder": "pixelshuffle"}, "decoder"),
@@ -90,3 +94,59 @@ def test_bad_configs(kwargs, message):
 
 def test_registry_names():
     assert {"unet", "mlp", "conv"} <= set(ARCHITECTURES)
+
+
+SHAPES = [(3, 32, 32), (1, 48, 48), (1, 28, 20), (3, 30, 17), (4, 8, 8)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    "arch, kwargs",
+    [("unet", {"widths": [4, 8, 8]}), ("unet", {"widths": [4, 8]}), ("mlp", {"widths": [16]}), ("vae", {"widths": [16]}),
+     ("conv", {"decoder": "unpool"}), ("conv", {"decoder": "deconv"}), ("conv", {"decoder": "both"})],
+)
+def test_contract_for_any_shape(arch, kwargs, shape):
+    torch.manual_seed(0)
+    net = build_net(arch, latent_dim=None, input_shape=shape, **kwargs)
+    x = torch.rand(2, *shape)
+    out = net(x)
+    assert net.input_shape == shape
+    assert out.x_hat.shape == (2, *shape) and out.h.shape == (2, net.latent_dim)
+    assert 0 <= out.x_hat.min() and out.x_hat.max() <= 1
+    assert net.decode(out.h).shape == (2, *shape)
+
+
+def test_sizes_follow_the_input():
+    unet = build_net("unet", widths=[4, 8, 16, 16], latent_dim=5, input_shape=(3, 64, 48))  # 64x48 -> 8x6
+    assert unet.encoder.project.in_features == 16 * 8 * 6
+    assert [m.out_channels for m in unet.decoder.up if isinstance(m, nn.Conv2d)][-1] == 3
+    conv = build_net("conv", input_shape=(3, 32, 32))  # 32 -> 16 -> 8 -> 4
+    assert conv.latent_dim == 16 * 4 * 4
+    odd = build_net("conv", decoder="deconv", input_shape=(1, 30, 17))  # 30x17 -> 15x8 -> 7x4 -> 3x2
+    assert [tuple(u.kernel_size) for u in odd.decoder.ups] == [(3, 2), (3, 2), (2, 3)]
+    mlp = build_net("mlp", widths=[], latent_dim=7, input_shape=(3, 10, 12))
+    assert n_params(mlp) == 360 * 7 + 7 + 7 * 360 + 360
+
+
+def test_mnist_nets_are_unchanged():
+    """The default shape builds exactly the nets MNIST checkpoints were made with (same names, shapes, init)."""
+    expected = {  # parameter shapes of the seed U-Net before input shapes existed
+        "encoder.features.0.0.weight": (16, 1, 3, 3), "encoder.features.4.3.weight": (64, 64, 3, 3),
+        "encoder.project.weight": (32, 64 * 7 * 7), "decoder.unproject.0.weight": (64 * 7 * 7, 32),
+        "decoder.up.0.weight": (64, 32, 2, 2), "decoder.up.4.weight": (1, 16, 1, 1),
+    }
+    torch.manual_seed(0)
+    net = build_net("unet")
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert all(shapes[k] == v for k, v in expected.items()) and len(shapes) == 42
+    torch.manual_seed(0)
+    same = build_net("unet", input_shape=(1, 28, 28))
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), same.state_dict().values()))
+    deconv = build_net("conv", decoder="deconv")
+    assert [tuple(u.kernel_size) for u in deconv.decoder.ups] == [(3, 3), (2, 2), (2, 2)]  # 3 -> 7 -> 14 -> 28
+
+
+def test_unet_no_skip_path_on_rgb():
+    net = build_net("unet", widths=[4, 8, 8], latent_dim=6, input_shape=(3, 30, 22))
+    x = torch.rand(2, 3, 30, 22)
+    assert torch.equal(net(x).x_hat, net.decode(net.encode(x)))

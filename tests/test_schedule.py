@@ -66,7 +66,7 @@ def test_resumed_run_continues_the_schedule(tmp_path) -> None:
         rec = LrRecorder()
         trainer = pl.Trainer(max_epochs=4, logger=False, enable_progress_bar=False, enable_model_summary=False,
                              limit_val_batches=0, callbacks=[rec] + ([StopAt(stop)] if stop else []),
-                             default_root_dir=tmp_path)
+                             default_root_dir=tmp_path, enable_checkpointing=False)  # saved by hand below
         trainer.fit(model, datamodule=MNISTDataModule(batch_size=16, limit_train=64, limit_test=16), ckpt_path=ckpt)
         return rec, trainer
 

@@ -67,16 +67,24 @@ def report_main(argv: list[str]) -> int:
                    help="a regae checkpoint (repeat for several AEs; two or more adds the comparison)")
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default %(default)s)")
     p.add_argument("--title", default="Regularized autoencoders compared")
+    p.add_argument("--intro", metavar="TEXT|@FILE",
+                   help="markdown put under the title (e.g. how the checkpoints were trained); @FILE reads it from FILE")
     _analysis_args(p)
     args = p.parse_args(argv)
     ckpts = parse_ckpt_args(args.ckpt)
+    intro = args.intro or ""
+    if intro.startswith("@"):
+        try:
+            intro = Path(intro[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"regae report: cannot read --intro file {intro[1:]}: {exc.strerror or exc}") from None
     cfg = _config(args)
     from regae.analysis.report import build_report
 
     if len(ckpts) == 1:
         print("regae report: one checkpoint: writing a single-AE report (give two --ckpt to compare AEs)")
     t0 = time.perf_counter()
-    index = build_report(ckpts, args.out, cfg, title=args.title)
+    index = build_report(ckpts, args.out, cfg, title=args.title, intro=intro)
     print(f"report written to {index} ({time.perf_counter() - t0:.0f} s); also index.html and metrics.json")
     return 0
 
@@ -134,14 +142,32 @@ def budget_text(runs: list[Run], full: bool, overridden: bool = False) -> str:
     return f"Trained by `regae compare` with {mode}. The training commands were:\n\n{cmds}\n"
 
 
+def split_data_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the rest, the ``--data.*`` options with their values) of ``argv``: the data options go to every fit."""
+    rest, data, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--data."):
+            takes_value = "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            data += argv[i : i + 2] if takes_value else [arg]
+            i += 2 if takes_value else 1
+            continue
+        rest.append(arg)
+        i += 1
+    return rest, data
+
+
 def compare_main(argv: list[str]) -> int:
-    """regae compare [--full] [--epochs N] [--max-steps N] [--out DIR] [--runs-dir DIR] [-- fit args...]"""
+    """regae compare [--full] [--epochs N] [--max-steps N] [--seeds N] [--data.* ...] [-- fit args...]"""
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
+    argv, data_args = split_data_args(argv)
+    extra = data_args + extra
     p = _Parser(prog="regae compare", description="Train the sparse and the contractive AE with `regae fit`, then "
-                "write the comparison report. Arguments after `--` go to both `regae fit` commands.")
+                "write the comparison report. `--data.*` options (e.g. --data.dataset fashion-mnist, "
+                "--data.dataset folder:PATH) and any arguments after `--` go to both `regae fit` commands.")
     p.add_argument("--out", type=Path, default=Path("report"), help="report folder (default %(default)s)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs/compare"),
                    help="training runs go to RUNS_DIR/sparse and RUNS_DIR/contractive (default %(default)s)")

@@ -37,7 +37,7 @@ REG_BATCH = 128
 
 @torch.no_grad()
 def test_psnr(model, images: Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """(PSNR in dB, MSE) of D(E(x)) against x over all of ``images`` (N, 28, 28) uint8."""
+    """(PSNR in dB, MSE) of D(E(x)) against x over all of ``images`` (N, [C,] H, W) uint8."""
     metric = PeakSignalNoiseRatio(data_range=1.0)
     sq, count = 0.0, 0
     for s in range(0, len(images), batch_size):
@@ -63,7 +63,7 @@ def regularizer_values(model, images: Tensor, batch_size: int = REG_BATCH, rho: 
     device = next(model.parameters()).device
     acts, kls, jac = [], [], []
     for s in range(0, len(images), batch_size):
-        x = to_float(images[s : s + batch_size]).to(device)  # (b, 1, 28, 28)
+        x = to_float(images[s : s + batch_size]).to(device)  # (b, C, H, W)
         with torch.no_grad():
             h = model.encode(x)  # (b, d)
         acts.append(h.mean().item())
@@ -107,13 +107,16 @@ def plot_loss_curves(histories: dict[str, list[list[tuple[int, float]]]], path: 
 
 
 def plot_reconstructions(images: Tensor, recons: dict[str, Tensor], path: Path) -> None:
-    """Row 'input' then one row per AE; ``images`` (n, 28, 28) uint8, recons (n, 1, 28, 28)."""
+    """Row 'input' then one row per AE; ``images`` uint8 (n, H, W) or (n, C, H, W), recons (n, C, H, W)."""
     n, rows = len(images), 1 + len(recons)
     fig, axes = plt.subplots(rows, n, figsize=(0.9 * n + 1.2, 0.95 * rows + 0.3), squeeze=False)
     for r, (name, imgs) in enumerate([("input", to_float(images))] + list(recons.items())):
         for c in range(n):
             ax = axes[r, c]
-            ax.imshow(imgs[c, 0], cmap="gray", vmin=0, vmax=1)
+            if imgs.shape[1] == 1:
+                ax.imshow(imgs[c, 0].detach().cpu().numpy(), cmap="gray", vmin=0, vmax=1)  # numpy: matplotlib warns on tensors
+            else:
+                ax.imshow(imgs[c].permute(1, 2, 0).clamp(0, 1).detach().cpu().numpy())
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
@@ -123,9 +126,12 @@ def plot_reconstructions(images: Tensor, recons: dict[str, Tensor], path: Path) 
     plt.close(fig)
 
 
-def one_per_class(labels: Tensor) -> Tensor:
-    """Index of the first image of each class 0..9 (in label order)."""
-    return torch.stack([(labels == c).nonzero()[0, 0] for c in labels.unique().sort().values])
+def one_per_class(labels: Tensor, most: int = 10) -> Tensor:
+    """Index of the first image of each class in label order (at most ``most``); the first
+    ``most`` images when the data is unlabelled (labels -1)."""
+    if bool((labels < 0).all()):
+        return torch.arange(min(most, len(labels)))
+    return torch.stack([(labels == c).nonzero()[0, 0] for c in labels.unique().sort().values[:most]])
 
 
 def fmt_psnr(values: list[float]) -> str:

@@ -27,37 +27,44 @@ from regae.analysis.interpolate import DEFAULT_ALPHAS, interpolate  # noqa: E402
 from regae.analysis.section import Section  # noqa: E402
 from regae.analysis.stats import paired_bootstrap, verdict  # noqa: E402
 from regae.analysis.tables import fmt, fmt_mean_std, md_table, mean_std  # noqa: E402
+from regae.analysis.tsne import DIGITS  # noqa: E402
 from regae.data.mnist import to_float  # noqa: E402
 from regae.errors import DataError  # noqa: E402
 
 
 class PairResults(NamedTuple):
-    pixel: Tensor  # (P, A, 1, 28, 28)  Î_α
-    latent: Tensor  # (P, A, 1, 28, 28)  Î'_α
+    pixel: Tensor  # (P, A, C, H, W)  Î_α
+    latent: Tensor  # (P, A, C, H, W)  Î'_α
     psnr: Tensor  # (P, A) dB, +inf where identical
     dist: Tensor  # (P, A) ‖h_α - h'_α‖₂
     endpoint_dist: Tensor  # (P,) ‖h₁ - h₂‖₂
 
 
 def draw_pairs(labels: Tensor, n_pairs: int = 20, seed: int = 0) -> Tensor:
-    """(n_pairs, 2) indices (i₁, i₂) into ``labels`` with labels[i₁] != labels[i₂], from a seeded generator."""
-    if labels.unique().numel() < 2:
+    """(n_pairs, 2) indices (i₁, i₂) into ``labels`` with labels[i₁] != labels[i₂], from a seeded generator.
+
+    Unlabelled data (every label -1) gives pairs of two different images.
+    """
+    unlabelled = bool((labels < 0).all())
+    if not unlabelled and labels.unique().numel() < 2:
         raise DataError("interpolation pairs need images of at least two classes")
+    if len(labels) < 2:
+        raise DataError("interpolation pairs need at least two test images")
     g = torch.Generator().manual_seed(seed)
     pairs: list[tuple[int, int]] = []
     while len(pairs) < n_pairs:
         i, j = torch.randint(len(labels), (2,), generator=g).tolist()
-        if labels[i] != labels[j]:
+        if (i != j) if unlabelled else (labels[i] != labels[j]):
             pairs.append((i, j))
     return torch.tensor(pairs)
 
 
 def run_pairs(model, images: Tensor, pairs: Tensor, alphas=DEFAULT_ALPHAS) -> PairResults:
-    """Interpolate every pair of uint8 ``images`` (N, 28, 28) indexed by ``pairs`` (P, 2)."""
+    """Interpolate every pair of uint8 ``images`` ((N, H, W) or (N, C, H, W)) indexed by ``pairs`` (P, 2)."""
     device = next(model.parameters()).device
     out = []
     for i, j in pairs.tolist():
-        x1, x2 = to_float(images[[i, j]]).to(device)  # each (1, 28, 28)
+        x1, x2 = to_float(images[[i, j]]).to(device)  # each (C, H, W)
         r = interpolate(model, x1, x2, alphas)
         with torch.no_grad():
             h1, h2 = model.encode(torch.stack([x1, x2]))  # (d,) each
@@ -74,17 +81,35 @@ def summary(results: PairResults, alphas=DEFAULT_ALPHAS) -> list[dict]:
     ]
 
 
+def as_rgb_or_grey(img: Tensor) -> np.ndarray:
+    """(C, H, W) in [0, 1] -> (H, W) for one channel, (H, W, 3) for colour."""
+    return img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
+
+
+def pair_caption(p: int, labels: Tensor, pairs: Tensor, psnr: Tensor, classes: tuple[str, ...] | None) -> str:
+    i1, i2 = pairs[p].tolist()
+    names = classes if classes is not None else None
+    cap = f"pair {p + 1}" + (f": I₁ = {names[int(labels[i1])]}, I₂ = {names[int(labels[i2])]}" if names else "")
+    fin = psnr[p][torch.isfinite(psnr[p])]
+    return cap + (f"   PSNR(α∈(0,1)) {fin.mean():.1f} dB" if len(fin) else "")
+
+
 def plot_pairs(name: str, results: PairResults, labels: Tensor, pairs: Tensor, first: int, count: int,
-               alphas, path: Path, columns: int = 2) -> None:
-    """Pairs ``first .. first+count-1``: per pair a row Î_α (pixel mix) over a row Î'_α (latent mix)."""
+               alphas, path: Path, columns: int = 2, classes: tuple[str, ...] | None = DIGITS) -> None:
+    """Pairs ``first .. first+count-1``: per pair a row Î_α (pixel mix) over a row Î'_α (latent mix).
+
+    Images are drawn at their own size (H, W), in colour when they have three channels.
+    """
+    c_img, h_img, w_img = results.pixel.shape[2:]
     n_alpha, gap, label_w, cap_h, block_gap = len(alphas), 2, 44, 13, 22
-    block_w = label_w + n_alpha * 28 + (n_alpha - 1) * gap
-    block_h = cap_h + 2 * 28 + gap
+    cell = max(h_img, w_img, 28)
+    block_w = label_w + n_alpha * w_img + (n_alpha - 1) * gap
+    block_h = cap_h + 2 * h_img + gap
     rows = -(-count // columns)
     top = 14
     width, height = columns * block_w + (columns - 1) * block_gap, top + rows * block_h + (rows - 1) * 6
-    canvas = np.ones((height, width))
-    inch = 0.6 / 28
+    canvas = np.ones((height, width) if c_img == 1 else (height, width, 3))
+    inch = 0.6 / cell * (28 / cell) ** -0.5
     fig = plt.figure(figsize=(width * inch, height * inch))
     ax = fig.add_axes((0, 0, 1, 1))
     texts = []
@@ -92,22 +117,19 @@ def plot_pairs(name: str, results: PairResults, labels: Tensor, pairs: Tensor, f
         p = first + n
         bx, by = (n % columns) * (block_w + block_gap), top + (n // columns) * (block_h + 6)
         for r, imgs in enumerate((results.pixel[p], results.latent[p])):
-            y = by + cap_h + r * (28 + gap)
+            y = by + cap_h + r * (h_img + gap)
             for k in range(n_alpha):
-                x = bx + label_w + k * (28 + gap)
-                canvas[y : y + 28, x : x + 28] = imgs[k, 0].numpy()
-            texts.append((bx + label_w - 3, y + 14, ["D(E(I_α))", "D(h'_α)"][r], "right", 7))
-        i1, i2 = pairs[p].tolist()
-        fin = results.psnr[p][torch.isfinite(results.psnr[p])]
-        cap = f"pair {p + 1}: I₁ = {int(labels[i1])}, I₂ = {int(labels[i2])}"
-        cap += f"   PSNR(α∈(0,1)) {fin.mean():.1f} dB" if len(fin) else ""
-        texts.append((bx + label_w, by + cap_h - 4, cap, "left", 7.5))
+                x = bx + label_w + k * (w_img + gap)
+                canvas[y : y + h_img, x : x + w_img] = as_rgb_or_grey(imgs[k])
+            texts.append((bx + label_w - 3, y + h_img / 2, ["D(E(I_α))", "D(h'_α)"][r], "right", 7))
+        texts.append((bx + label_w, by + cap_h - 4, pair_caption(p, labels, pairs, results.psnr, classes), "left", 7.5))
     for c in range(columns):
         for k, a in enumerate(alphas):
-            texts.append((c * (block_w + block_gap) + label_w + k * (28 + gap) + 14, top - 4, f"α={a:g}", "center", 7.5))
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    for x, y, s, ha, size in texts:
-        ax.text(x, y, s, ha=ha, va="center" if ha == "right" else "bottom", fontsize=size, color="black")
+            texts.append((c * (block_w + block_gap) + label_w + k * (w_img + gap) + w_img / 2, top - 4, f"α={a:g}",
+                          "center", 7.5))
+    ax.imshow(canvas, cmap="gray" if c_img == 1 else None, vmin=0, vmax=1, interpolation="nearest")
+    for x, y, s_, ha, size in texts:
+        ax.text(x, y, s_, ha=ha, va="center" if ha == "right" else "bottom", fontsize=size, color="black")
     ax.set_axis_off()
     fig.savefig(path, dpi=150, facecolor="white")
     plt.close(fig)
@@ -151,7 +173,8 @@ def route_comparisons(per_pair: dict[str, np.ndarray], seed: int = 0) -> list[di
 
 
 def interpolation_section(groups: dict[str, list], test_images: Tensor, test_labels: Tensor, out: Path,
-                          n_pairs: int = 20, seed: int = 0, alphas=DEFAULT_ALPHAS, per_page: int = 10) -> Section:
+                          n_pairs: int = 20, seed: int = 0, alphas=DEFAULT_ALPHAS, per_page: int = 10,
+                          classes: tuple[str, ...] | None = DIGITS) -> Section:
     pairs = draw_pairs(test_labels, n_pairs, seed)
     runs = {name: [run_pairs(m, test_images, pairs, alphas) for m in ms] for name, ms in groups.items()}
     results = {name: rs[0] for name, rs in runs.items()}  # first seed: figures and per-α table
@@ -162,7 +185,8 @@ def interpolation_section(groups: dict[str, list], test_images: Tensor, test_lab
     for name, r in results.items():
         for page, first in enumerate(range(0, n_pairs, per_page)):
             fname = f"interpolation_{_slug(name)}_{page + 1}.png"
-            plot_pairs(name, r, test_labels, pairs, first, min(per_page, n_pairs - first), alphas, out / fname)
+            plot_pairs(name, r, test_labels, pairs, first, min(per_page, n_pairs - first), alphas, out / fname,
+                       classes=classes)
             figures.append((name, first, fname))
     plot_curves(summaries, out / "interpolation_curves.png")
     psnr_rows = [[f"{a:g}"] + [fmt_mean_std(summaries[n][k]["psnr_db"]) for n in models] for k, a in enumerate(alphas)]
@@ -172,7 +196,9 @@ def interpolation_section(groups: dict[str, list], test_images: Tensor, test_lab
     cmp = route_comparisons(per_pair, seed)
     multi = any(len(rs) > 1 for rs in runs.values())
     text = [
-        f"{n_pairs} pairs of test images with different labels, drawn once with seed {seed} and used for every AE. "
+        f"{n_pairs} pairs of test images " + ("with different labels" if classes is not None else "(two different images; "
+                                               "the dataset has no labels)")
+        + f", drawn once with seed {seed} and used for every AE. "
         "I_α = α I₁ + (1−α) I₂; the pixel route decodes h_α = E(I_α), the latent route decodes "
         "h'_α = α h₁ + (1−α) h₂. Mean ± std over the pairs; at α = 0 and 1 both routes decode the same "
         "code, so PSNR is ∞ (identical images) and the distance is 0."

@@ -82,7 +82,7 @@ def probe_section(groups: dict[str, list], train: tuple[Tensor, Tensor], test: t
     idx = subset_indices(len(train[0]), n_train, seed)
     tr_img, tr_y = train[0][idx], train[1][idx].numpy()
     te_img, te_y = test[0], test[1].numpy()
-    pix_tr = tr_img.flatten(1).float().div(255).numpy()  # (n, 784)
+    pix_tr = tr_img.flatten(1).float().div(255).numpy()  # (n, C·H·W)
     pix_te = te_img.flatten(1).float().div(255).numpy()
     dims = sorted({ms[0].latent_dim for ms in groups.values()})
     jobs = [(name, k) for name, ms in groups.items() for k in range(len(ms))]
@@ -99,7 +99,7 @@ def probe_section(groups: dict[str, list], train: tuple[Tensor, Tensor], test: t
         for clf, pred in predict(ftr, tr_y, fte, seed).items():
             correct.setdefault(name, {}).setdefault(clf, []).append(pred == te_y)
     summary = {n: {c: accuracy_summary(v, seed=seed) for c, v in per.items()} for n, per in correct.items()}
-    dim_of = {**{n: ms[0].latent_dim for n, ms in groups.items()}, PIXELS: 784, **{pca_name(d): d for d in dims}}
+    dim_of = {**{n: ms[0].latent_dim for n, ms in groups.items()}, PIXELS: pix_tr.shape[1], **{pca_name(d): d for d in dims}}
     seeds_of = {n: len(groups[n]) if n in groups else 1 for n in correct}
     rows = [[n, dim_of[n], seeds_of[n]] + [fmt_acc(summary[n][c]) for c in CLASSIFIERS] for n in correct]
     cmp = comparisons(correct, list(groups), dim_of, seed)
@@ -109,8 +109,8 @@ def probe_section(groups: dict[str, list], train: tuple[Tensor, Tensor], test: t
     multi = any(len(ms) > 1 for ms in groups.values())
     text = (
         f"Classifiers fitted on the codes of {len(idx):,} training images (a seed-{seed} subset of the 60,000) and "
-        f"scored on all {len(te_y):,} test images; chance is about 10 %. Logistic regression uses standardised "
-        "features; 5-NN uses the features as they are. Baselines: the raw 784 pixels and PCA of the pixels to "
+        f"scored on all {len(te_y):,} test images; chance is about {100 / max(1, len(np.unique(te_y))):.0f} %. Logistic regression uses standardised "
+        f"features; 5-NN uses the features as they are. Baselines: the raw {pix_tr.shape[1]:,} pixel values and PCA of the pixels to "
         "the AE latent size. Brackets: 95 % interval of the accuracy over test images (Wilson score interval for "
         "one seed" + ("; for several training seeds, mean ± std over seeds and a paired bootstrap interval of "
                       "the seed-averaged accuracy" if multi else "") + ").\n\n"

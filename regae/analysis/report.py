@@ -24,11 +24,9 @@ from regae.analysis.probe import probe_section
 from regae.analysis.section import Section
 from regae.analysis.tables import fmt, json_safe, md_table, pct
 from regae.analysis.tsne import tsne_section
-from regae.checkpoint import load, read_checkpoint
-from regae.data.mnist import load_split
+from regae.checkpoint import load, load_data, read_checkpoint
+from regae.data.datamodule import VAL_FRACTION_DENOMINATOR
 from regae.errors import CheckpointError, ConfigError, OutputError, RegaeError
-
-TRAIN_SIZE = 60_000
 
 
 def as_groups(ckpts: dict[str, Path | list[Path]]) -> dict[str, list[Path]]:
@@ -58,12 +56,17 @@ def load_checked(path: Path, device: torch.device):
         raise CheckpointError(f"checkpoint corrupt or not a checkpoint: {path} ({type(exc).__name__})") from None
 
 
-def training_budget(path: Path) -> dict[str, Any]:
-    """Steps, batch size and epochs-equivalent of a checkpoint, from what Lightning stored in it."""
+def training_budget(path: Path, train_split: int = 60_000) -> dict[str, Any]:
+    """Steps, batch size and epochs-equivalent of a checkpoint, from what Lightning stored in it.
+
+    ``train_split``: images in the dataset's training split (validation is held out of it).
+    """
     ckpt = read_checkpoint(path)
     data = ckpt.get("datamodule_hyper_parameters") or {}
     batch = data.get("batch_size")
-    n_train = data.get("limit_train") or (TRAIN_SIZE - data.get("val_size", 5000) if data else None)
+    val = data.get("val_size")
+    val = train_split // VAL_FRACTION_DENOMINATOR if val is None else val
+    n_train = data.get("limit_train") or (train_split - val if data else None)
     steps = int(ckpt.get("global_step", 0))
     hp = ckpt.get("hyper_parameters", {})
     return {
@@ -73,12 +76,22 @@ def training_budget(path: Path) -> dict[str, Any]:
     }
 
 
-def budget_section(paths: dict[str, list[Path]], groups: dict[str, list[Any]]) -> Section:
+def shared_dataset(groups: dict[str, list[Any]]):
+    """The one dataset every model was trained on (read again from the checkpoints' records)."""
+    seen = {(name, (m.data_record or {}).get("dataset", "mnist"), tuple(m.input_shape))
+            for name, ms in groups.items() for m in ms}
+    if len({(spec, shape) for _, spec, shape in seen}) > 1:
+        what = ", ".join(sorted(f"{n}: {spec} {'x'.join(map(str, shape))}" for n, spec, shape in seen))
+        raise ConfigError(f"the checkpoints were trained on different data ({what}); report on one dataset at a time")
+    return load_data(next(iter(groups.values()))[0])
+
+
+def budget_section(paths: dict[str, list[Path]], groups: dict[str, list[Any]], train_split: int = 60_000) -> Section:
     rows, metrics = [], {}
     for name, ps in paths.items():
         metrics[name] = []
         for path, m in zip(ps, groups[name]):
-            b = training_budget(path)
+            b = training_budget(path, train_split)
             b.update(checkpoint=str(path), arch=m.hparams.get("arch"), latent_dim=m.latent_dim,
                      parameters=sum(p.numel() for p in m.parameters()), seed=m.hparams.get("seed"),
                      lr_schedule=m.hparams.get("lr_schedule", "constant"))
@@ -100,13 +113,14 @@ def summary_section(sections: dict[str, Section], names: list[str]) -> Section:
     lines += [f"- Test PSNR: {c['sentence']}." for c in ov["comparisons"]]
     cls = sections["classification"].metrics
     best = {}
-    for n in names:
-        clf, acc = max(cls["accuracy"][n].items(), key=lambda kv: kv[1]["accuracy"])
-        best[n] = {"classifier": clf, **acc}
-    lines.append("- Best embedding classifier: " + ", ".join(
-        f"{n} {pct(best[n]['accuracy'])} ({best[n]['classifier']}, 95 % CI {pct(best[n]['ci_low'])}–"
-        f"{pct(best[n]['ci_high'])})" for n in names) + ".")
-    lines += [f"- {c['classifier']}: {c['sentence']} ({c['test']})." for c in cls["comparisons"]]
+    if "accuracy" in cls:
+        for n in names:
+            clf, acc = max(cls["accuracy"][n].items(), key=lambda kv: kv[1]["accuracy"])
+            best[n] = {"classifier": clf, **acc}
+        lines.append("- Best embedding classifier: " + ", ".join(
+            f"{n} {pct(best[n]['accuracy'])} ({best[n]['classifier']}, 95 % CI {pct(best[n]['ci_low'])}–"
+            f"{pct(best[n]['ci_high'])})" for n in names) + ".")
+        lines += [f"- {c['classifier']}: {c['sentence']} ({c['test']})." for c in cls["comparisons"]]
     interp = sections["interpolation"].metrics
     lines += [f"- Interpolation (mean PSNR between the routes, 0 < α < 1): {c['sentence']}."
               for c in interp["comparisons"]]
@@ -122,26 +136,33 @@ def build_report(ckpts: dict[str, Path | list[Path]], out: Path, cfg: ReportConf
     check_writable(out)
     paths = as_groups(ckpts)
     groups = {name: [load_checked(p, device) for p in ps] for name, ps in paths.items()}
-    train, test = load_split("train"), load_split("test")
+    data = shared_dataset(groups)
+    train, test, classes = data.train, data.test, data.classes
     timings: dict[str, float] = {}
     sections: dict[str, Section] = {}
     steps = [
-        ("models", lambda: budget_section(paths, groups)),
+        ("models", lambda: budget_section(paths, groups, len(train.images))),
         ("overview", lambda: overview_section(groups, test.images, test.labels, out, cfg.n_reg,
                                               {n: [str(p) for p in ps] for n, ps in paths.items()})),
-        ("tsne", lambda: tsne_section(groups, test.images, test.labels, out, cfg.n_tsne, cfg.seed)),
+        ("tsne", lambda: tsne_section(groups, test.images, test.labels, out, cfg.n_tsne, cfg.seed, classes)),
         ("interpolation", lambda: interpolation_section(groups, test.images, test.labels, out, cfg.n_pairs,
-                                                        cfg.seed)),
-        ("classification", lambda: probe_section(groups, train, test, cfg.n_probe_train, cfg.seed)),
+                                                        cfg.seed, classes=classes)),
     ]
+    if data.labelled:
+        steps.append(("classification", lambda: probe_section(groups, train, test, cfg.n_probe_train, cfg.seed)))
     for k, (key, run) in enumerate(steps, 1):
         print(f"[report {k}/{len(steps)}] {key} ...", flush=True)
         t0 = time.perf_counter()
         sections[key] = run()
         timings[key] = round(time.perf_counter() - t0, 2)
+    if not data.labelled:
+        sections["classification"] = Section(
+            "classification", "Classification on the embeddings",
+            f"Skipped: {data.spec} has no labels, so there is nothing to classify (and the t-SNE is in one colour).",
+            {"skipped": "unlabelled dataset"})
     if len(groups) >= 2:
         sections = {"summary": summary_section(sections, list(groups)), **sections}
-    meta = {"title": title, "checkpoints": {n: [str(p) for p in ps] for n, ps in paths.items()},
+    meta = {"title": title, "dataset": data.record(), "checkpoints": {n: [str(p) for p in ps] for n, ps in paths.items()},
             "config": asdict(cfg), "timings_s": timings,
             "inf_encoding": 'PSNR of identical images (+inf) is written as the string "inf"; '
             "a std that does not exist (all values inf, or one seed) is null",

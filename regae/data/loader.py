@@ -15,9 +15,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from regae.data.dataset import to_float
+
 
 class TensorBatchLoader:
-    """Iterates (images float (B,1,28,28) in [0,1], labels (B,)) over uint8 tensors.
+    """Iterates (images float (B, C, H, W) in [0,1], labels (B,)) over uint8 tensors.
+
+    ``images`` are (N, H, W) for one channel (MNIST) or (N, C, H, W).
 
     With ``num_replicas > 1`` each rank takes every ``num_replicas``-th index of the
     same permutation (padded by wrapping, as ``DistributedSampler`` does), so ranks see
@@ -26,7 +30,7 @@ class TensorBatchLoader:
 
     def __init__(
         self,
-        images: Tensor,  # (N, 28, 28) uint8
+        images: Tensor,  # uint8 (N, H, W) or (N, C, H, W)
         labels: Tensor,  # (N,)
         batch_size: int,
         shuffle: bool = False,
@@ -71,7 +75,7 @@ class TensorBatchLoader:
         for b in range(start, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             self._position = b + 1
-            yield self.images[idx].unsqueeze(1).float().div_(255.0), self.labels[idx]
+            yield to_float(self.images[idx]), self.labels[idx]  # (B, C, H, W), (B,)
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "position": self._position, "seed": self.seed}

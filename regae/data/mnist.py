@@ -10,11 +10,14 @@ import gzip
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 
+from regae.data.dataset import Split, to_float
+from regae.data.idx import read_idx
 from regae.errors import DataError
+
+__all__ = ["FILES", "MNIST_DIR", "Split", "load_split", "md5sum", "read_checked", "read_idx", "to_float"]
 
 MNIST_DIR = Path(__file__).with_name("mnist")
 
@@ -30,32 +33,8 @@ FILES = {
     ),
 }
 
-_IDX_DTYPES = {0x08: torch.uint8}
-
-
-class Split(NamedTuple):
-    images: torch.Tensor  # (N, 28, 28) uint8
-    labels: torch.Tensor  # (N,) int64
-
-
 def md5sum(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def read_idx(raw: bytes, name: str = "<bytes>") -> torch.Tensor:
-    """Parse an (uncompressed) IDX file: magic 0x0000 <dtype> <ndim>, big-endian dims, data."""
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{name}: not an IDX file of unsigned bytes")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    count = 1
-    for s in shape:
-        count *= s
-    if len(raw) != header + count:
-        raise DataError(f"{name}: expected {header + count} bytes for shape {shape}, got {len(raw)}")
-    data = torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8)
-    return data.reshape(shape)
 
 
 def read_checked(path: Path, md5: str | None) -> torch.Tensor:
@@ -71,13 +50,17 @@ def read_checked(path: Path, md5: str | None) -> torch.Tensor:
     return read_idx(raw, path.name)
 
 
-@lru_cache(maxsize=4)
 def load_split(split: str = "train", root: str | None = None) -> Split:
-    """Images and labels of ``split`` ('train' or 'test') as uint8 / int64 tensors.
+    """Images and labels of ``split`` ('train' or 'test') as uint8 (N, 28, 28) / int64 (N,) tensors.
 
     ``root`` points at another folder with the same four file names (md5 still checked).
-    Cached: the 47 MB of images are read once per process.
+    Cached: the 47 MB of images are read once per process, however the arguments are spelled.
     """
+    return _load_split(split, None if root is None else str(root))
+
+
+@lru_cache(maxsize=4)
+def _load_split(split: str, root: str | None) -> Split:
     if split not in FILES:
         raise DataError(f"Expected split in {sorted(FILES)}, got {split!r}")
     folder = Path(root) if root is not None else MNIST_DIR
@@ -88,7 +71,3 @@ def load_split(split: str = "train", root: str | None = None) -> Split:
         raise DataError(f"MNIST {split}: images {tuple(images.shape)} and labels {tuple(labels.shape)} disagree")
     return Split(images, labels)
 
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1]."""
-    return images.unsqueeze(1).float().div_(255.0)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from regae.errors import ConfigError
-from regae.nets.base import AENet
+from regae.nets.base import AENet, check_input_shape
 from regae.nets.conv import build_conv
 from regae.nets.mlp import build_mlp
 from regae.nets.unet import build_unet
@@ -17,10 +17,13 @@ ARCHITECTURES: dict[str, Callable[..., AENet]] = {
 }
 
 
-def build_net(arch: str, latent_dim: int | None = None, **kwargs: Any) -> AENet:
-    """Build architecture ``arch`` with a validated latent size."""
+def build_net(
+    arch: str, latent_dim: int | None = None, input_shape: tuple[int, int, int] | None = None, **kwargs: Any
+) -> AENet:
+    """Build architecture ``arch`` for images of ``input_shape`` (C, H, W; default (1, 28, 28))
+    with a validated latent size."""
     if arch not in ARCHITECTURES:
         raise ConfigError(f"Expected `arch` in {sorted(ARCHITECTURES)}, got {arch!r}.")
     if latent_dim is not None and (not isinstance(latent_dim, int) or latent_dim < 1):
         raise ConfigError(f"Expected `latent_dim` >= 1, got {latent_dim}.")
-    return ARCHITECTURES[arch](latent_dim=latent_dim, **kwargs)
+    return ARCHITECTURES[arch](latent_dim=latent_dim, input_shape=check_input_shape(input_shape), **kwargs)

@@ -12,21 +12,25 @@ Training noise ε comes from torch's global generator (seeded by ``seed_everythi
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
 from regae.errors import ConfigError
-from regae.nets.base import AENet, AEOutput, check_widths
+from regae.nets.base import DEFAULT_INPUT_SHAPE, AENet, AEOutput, check_input_shape, check_widths
 from regae.nets.mlp import MLPDecoder, mlp
 
 
 class VAEEncoder(nn.Module):
-    """x (B,1,28,28) -> μ (B,d); :meth:`stats` gives (μ, log σ²)."""
+    """x (B,C,H,W) -> μ (B,d); :meth:`stats` gives (μ, log σ²)."""
 
-    def __init__(self, widths: tuple[int, ...], latent_dim: int) -> None:
+    def __init__(self, widths: tuple[int, ...], latent_dim: int,
+                 input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), *mlp([784, *widths]), nn.ReLU()) if widths else nn.Flatten()
-        self.head = nn.Linear(widths[-1] if widths else 784, 2 * latent_dim)
+        n = math.prod(input_shape)
+        self.body = nn.Sequential(nn.Flatten(), *mlp([n, *widths]), nn.ReLU()) if widths else nn.Flatten()
+        self.head = nn.Linear(widths[-1] if widths else n, 2 * latent_dim)
         self.latent_dim = latent_dim
 
     def stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -55,9 +59,11 @@ def build_vae(
     widths: list[int] | None = None,
     decoder_widths: list[int] | None = None,
     latent_activation: str = "none",
+    input_shape: tuple[int, int, int] | None = None,
     **unused: object,
 ) -> AENet:
-    """784-[widths]-(μ, log σ²) / d-[decoder_widths]-784; default 784-512-256-(32, 32) / 32-256-512-784."""
+    """n-[widths]-(μ, log σ²) / d-[decoder_widths]-n with n = C·H·W; default on MNIST
+    784-512-256-(32, 32) / 32-256-512-784."""
     if latent_activation != "none":
         raise ConfigError(
             f"Expected latent_activation='none' for arch 'vae' (its latent is Gaussian), got {latent_activation!r}."
@@ -65,4 +71,5 @@ def build_vae(
     d = 32 if latent_dim is None else latent_dim
     enc = check_widths("widths", widths if widths is not None else (512, 256))
     dec = check_widths("decoder_widths", decoder_widths) if decoder_widths is not None else enc[::-1]
-    return VAENet(VAEEncoder(enc, d), MLPDecoder(dec, d), d)
+    shape = check_input_shape(input_shape)
+    return VAENet(VAEEncoder(enc, d, shape), MLPDecoder(dec, d, shape), d, shape)

@@ -13,6 +13,7 @@ from regae.analysis.stats import (
     mcnemar,
     mean_interval,
     paired_bootstrap,
+    paired_difference_interval,
     pooled_psnr,
     psnr_difference,
     verdict,
@@ -117,3 +118,11 @@ def test_verdict_sentences() -> None:
     s = verdict("A", "B", -1.5, (-2.0, -1.0), 1e-5, "points")
     assert s.startswith("B is better than A") and "p = 1.0e-05" in s
     assert verdict("A", "B", 2.0, (1.0, 3.0), 0.001, "dB").startswith("A is better than B")
+
+
+def test_paired_difference_interval_worked_example() -> None:
+    # b = 30, c = 10 on n = 1000: d = 0.02, se = sqrt(40 - 400/1000)/1000 = 0.0062929
+    lo, hi = paired_difference_interval(30, 10, 1000)
+    se = math.sqrt(40 - 0.4) / 1000
+    assert (lo, hi) == pytest.approx((0.02 - 1.959963985 * se, 0.02 + 1.959963985 * se), rel=1e-8)
+    assert paired_difference_interval(0, 0, 50) == (0.0, 0.0)

@@ -1,4 +1,5 @@
-"""Canvas/upload -> MNIST-style 28x28 (demo.draw), checked against MNIST's own statistics."""
+"""Canvas/upload -> what a model sees (demo.draw): MNIST-style 28x28 checked against MNIST's own statistics,
+other frames against the data layer's resize and PIL's luma."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import pytest
 from PIL import Image
 
 from demo.draw import (
+    MNIST_FRAME,
+    Frame,
     InputImageError,
     centre_of_mass,
     for_canvas,
+    frame_for,
     ink,
     prepare,
     read_upload,
@@ -153,3 +157,75 @@ def test_for_canvas_shows_mnist_black_on_white_at_canvas_size():
     shown = for_canvas(digit)
     assert shown.shape == (280, 280, 3) and shown.dtype == np.uint8
     np.testing.assert_array_equal(shown[::10, ::10, 0], 255 - digit)  # x10 nearest, inverted
+
+
+# Frames other than MNIST's: the whole image resized as the data layer resizes folders.
+
+
+def test_grey_frames_resize_the_whole_image_in_the_datas_polarity():
+    img = canvas(slice(20, 100), slice(30, 130))  # black ink in the top left of a white canvas
+    ink_map = ((255.0 - img[..., 0]) / 255).astype(np.float32)
+    want = np.asarray(Image.fromarray(ink_map).resize((48, 48), Image.BOX))  # the mean under each pixel
+    dark = prepare(img, Frame((1, 48, 48), mnist=False, dark_background=True))
+    assert dark.note is None and dark.image.shape == (48, 48)
+    np.testing.assert_allclose(dark.image, np.clip(want, 0, 1), atol=1e-6)  # bright ink, where it was drawn
+    assert dark.image[10, 12] == pytest.approx(1.0) and dark.image[40, 40] == 0  # not re-centred
+    bright = prepare(img, Frame((1, 48, 48), mnist=False, dark_background=False))
+    np.testing.assert_allclose(bright.image, 1 - dark.image, atol=1e-6)  # dark ink on bright, as that data
+    with pytest.raises(InputImageError, match="empty"):
+        prepare(np.full((280, 280, 4), 255, dtype=np.uint8), Frame((1, 48, 48), mnist=False))
+
+
+def test_colour_frames_keep_colour_and_repeat_grey():
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    out = prepare(photo, Frame((3, 32, 24), mnist=False)).image  # (3, H, W)
+    want = np.asarray(Image.fromarray(photo).resize((24, 32), Image.BILINEAR))  # the data layer's resize
+    np.testing.assert_array_equal(out, want.transpose(2, 0, 1) / np.float32(255))
+    same = prepare(photo[:32, :24], Frame((3, 32, 24), mnist=False)).image  # right size: untouched
+    np.testing.assert_array_equal(same, photo[:32, :24].transpose(2, 0, 1) / np.float32(255))
+    grey = rng.integers(0, 256, (32, 24), dtype=np.uint8)
+    out = prepare(grey, Frame((3, 32, 24), mnist=False)).image
+    assert (out[0] == out[1]).all() and (out[1] == out[2]).all() and (out[0] == grey / np.float32(255)).all()
+    clear = np.zeros((32, 24, 4), dtype=np.uint8)  # a transparent PNG is white, not black
+    assert (prepare(clear, Frame((3, 32, 24), mnist=False)).image == 1).all()
+
+
+def test_colour_uploads_to_grey_models_use_pils_luma():
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    photo[:30] = (230, 240, 250)  # a bright background: kept bright for bright data
+    out = prepare(photo, Frame((1, 40, 40), mnist=False, dark_background=False)).image
+    luma = np.asarray(Image.fromarray(photo).convert("L")) / 255.0  # ITU-R 601, as the data layer reads colour
+    assert np.abs(out - luma).max() <= 1 / 255 + 1e-6  # PIL rounds to integers
+
+
+def test_frames_follow_the_model_and_its_data():
+    dark, bright = np.zeros((5, 8, 8), np.uint8), np.full((5, 8, 8), 250, np.uint8)
+    assert frame_for((1, 28, 28), "mnist", dark) == MNIST_FRAME
+    assert frame_for((1, 28, 28), "idx", dark).mnist  # the MNIST format, made the same way
+    assert not frame_for((1, 28, 28), "fashion-mnist", dark).mnist  # fills its frame: resized whole
+    assert not frame_for((1, 48, 48), "npz", dark).mnist
+    assert not frame_for((1, 48, 48), "folder", bright).dark_background
+    f = frame_for((3, 32, 32), "folder", bright)
+    assert f.colour and f.describe() == "3x32x32 colour" and MNIST_FRAME.describe() == "1x28x28 grey"
+    with pytest.raises(InputImageError, match="not 2 channels"):
+        frame_for((2, 8, 8), "npz", dark)
+
+
+def test_dataset_images_round_trip_through_a_filled_canvas():
+    """A 48x48 image stretched over the canvas and prepared again comes back as itself."""
+    from tests.owndata import blob_images
+
+    images = blob_images(10, (48, 48), 1, 1, seed=3)  # bright discs on a dim noisy background
+    frame = Frame((1, 48, 48), mnist=False, dark_background=True)
+    errors = [np.abs(prepare(for_canvas(im, fill=True), frame).image - im / 255.0).mean() for im in images]
+    assert np.mean(errors) < 0.005, errors  # measured 0.0018 (bilinear down: 0.022); x5.8 nearest, then down
+
+
+def test_colour_jpeg_uploads_stay_in_colour(tmp_path):
+    red = np.zeros((64, 64, 3), dtype=np.uint8)
+    red[..., 0] = 220
+    Image.fromarray(red).save(tmp_path / "red.jpg", quality=95)
+    colour = read_upload(tmp_path / "red.jpg", colour=True)
+    assert colour.shape == (64, 64, 4) and colour[..., 0].mean() > 200 and colour[..., 1].mean() < 20

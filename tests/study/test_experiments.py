@@ -144,7 +144,7 @@ def test_verdicts_follow_p(tiny_report):
 
 
 @pytest.mark.slow
-def test_study_all_tiny_writes_every_section(tmp_path):
+def test_study_all_tiny_writes_every_section(tmp_path, fake_fashion):
     out = tmp_path / "study"
     assert main(["study", "all", "--budget", "tiny", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -164,6 +164,7 @@ def test_study_all_tiny_writes_every_section(tmp_path):
         assert c["verdict"] in index or short(c) in index, path  # whole sentence, or its head and p in a table
         assert ("no significant difference" in c["verdict"]) == (c["p"] >= 0.05), path
     assert metrics["study_pca"]["pca30"]["test_psnr"] > 15  # PCA-30 on MNIST: ~18 dB
+    assert "Fashion-MNIST" in metrics["study_nondigits"]["inputs"]  # the generated stand-in (tests/conftest.py)
     assert metrics["study_vae"]["test_kl_nats"] >= 0 and metrics["study_vae"]["reloaded_matches"] is True
     vae = regae.load(out / metrics["study_vae"]["checkpoint"])
     assert vae.hparams.arch == "vae"

@@ -1,4 +1,4 @@
-"""Fashion-MNIST from the Debian package, and the synthetic noise images."""
+"""Fashion-MNIST (a generated stand-in here; Debian's package in ``nox -s data``), and the noise images."""
 
 import gzip
 
@@ -14,11 +14,38 @@ from regae.data.ood import (
     uniform_noise,
 )
 from regae.errors import DataError
+from tests.conftest import FAKE_FASHION_PER_CLASS
+from tests.helpers import write_idx
 
-needs_fashion = pytest.mark.skipif(not fashion_available(), reason=missing_fashion_message())
+needs_real_fashion = pytest.mark.skipif(not fashion_available(), reason=missing_fashion_message())
 
 
-@needs_fashion
+def test_fashion_files_read_back_exactly(fashion_dir):
+    gen = torch.Generator().manual_seed(7)  # the fixture's draws, in its order
+    for split in ("train", "test"):
+        n = 10 * FAKE_FASHION_PER_CLASS[split]
+        expected = torch.randint(0, 256, (n, 28, 28), generator=gen, dtype=torch.uint8)
+        got = load_fashion(split, str(fashion_dir))
+        assert got.images.dtype == torch.uint8 and got.labels.dtype == torch.int64
+        assert torch.equal(got.images, expected)
+        assert torch.bincount(got.labels).tolist() == [FAKE_FASHION_PER_CLASS[split]] * 10
+
+
+def test_default_folder_is_read_when_present(fake_fashion):
+    assert fashion_available()
+    assert load_fashion("test").images.shape == (10 * FAKE_FASHION_PER_CLASS["test"], 28, 28)
+
+
+def test_images_that_are_not_28x28_are_refused(tmp_path):
+    for prefix in ("train", "t10k"):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", torch.zeros(2, 32, 32, dtype=torch.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", torch.zeros(2, dtype=torch.uint8))
+    with pytest.raises(DataError, match=r"\(2, 32, 32\).*not \(N, 28, 28\)"):
+        load_fashion("test", str(tmp_path))
+
+
+@pytest.mark.data
+@needs_real_fashion
 def test_fashion_test_split_shapes_and_class_counts():
     split = load_fashion("test")
     assert split.images.shape == (10_000, 28, 28) and split.images.dtype == torch.uint8
@@ -30,7 +57,8 @@ def test_fashion_test_split_shapes_and_class_counts():
     assert 0.25 < split.images.float().mean().item() / 255 < 0.35
 
 
-@needs_fashion
+@pytest.mark.data
+@needs_real_fashion
 def test_fashion_train_split_has_6000_per_class():
     split = load_fashion("train")
     assert split.images.shape == (60_000, 28, 28)

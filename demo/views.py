@@ -1,0 +1,162 @@
+"""What the page shows, made from the predictor's answers: images, strips, table, cards. No Gradio.
+
+Images are zoomed with nearest neighbours so the model's pixels stay visible, by a whole factor
+chosen per model so that a panel or tile has about the same size whatever the input size (for
+MNIST's 28x28: x6 for the panels, x4 per strip tile).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from demo.card import describe_model, preset_line, training_line
+from demo.insight import N_TRAIN
+from demo.predictor import Loaded, Predictor, Result
+
+SEEN_PX = 168  # side of the "what the model sees" panels (28 x 6)
+TILE_PX = 112  # side of one interpolation tile (28 x 4)
+GAP = 4  # px between tiles
+NO_CLASS = "—"  # the table's class cells when the data has no classes
+SHOWN_CLASS_NAMES = 5  # class names listed in the line under the model menu
+
+
+def zoom_for(shape: tuple[int, ...], px: int) -> int:
+    """The whole zoom factor that brings an image of ``shape`` (..., H, W) closest to ``px`` on its longer side."""
+    return max(1, round(px / max(shape[-2:])))
+
+
+def zoom(image: np.ndarray, factor: int) -> np.ndarray:
+    """(H, W) or (H, W, 3) float in [0, 1] -> (H*f, W*f[, 3]) uint8, nearest neighbour (pixels stay visible)."""
+    v = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    return v.repeat(factor, 0).repeat(factor, 1)
+
+
+def as_hwc(t) -> np.ndarray:
+    """One image tensor (C, H, W) -> (H, W) for grey, (H, W, C) for colour."""
+    a = t.numpy()
+    return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
+
+
+def strips_image(pixel: np.ndarray, latent: np.ndarray, zoom_factor: int = 4, gap: int = GAP) -> np.ndarray:
+    """Two rows of n tiles, (n, H, W[, 3]) each -> one image (2T + 3g, nT + (n+1)g[, 3]) uint8, T = H * zoom."""
+    n, th, tw = len(pixel), pixel.shape[1] * zoom_factor, pixel.shape[2] * zoom_factor
+    out = np.full((2 * th + 3 * gap, n * tw + (n + 1) * gap, *pixel.shape[3:]), 96, dtype=np.uint8)  # grey gutters
+    for row, images in enumerate((pixel, latent)):
+        top = gap + row * (th + gap)
+        for i, im in enumerate(images):
+            left = gap + i * (tw + gap)
+            out[top : top + th, left : left + tw] = zoom(im, zoom_factor)
+    return out
+
+
+def fmt_psnr(value: float) -> str:
+    return "∞" if math.isinf(value) and value > 0 else f"{value:.2f}"
+
+
+def table_rows(result: Result, class_names: tuple[str, ...] | None) -> list[list[str]]:
+    """One row per α: α, class of h_α, class of h'_α, PSNR, ‖h_α − h'_α‖₂ (classes NO_CLASS if none)."""
+    it = result.interpolation
+    n = len(it.alphas)
+    if class_names is None or result.pixel_classes is None:
+        pixel, latent = [NO_CLASS] * n, [NO_CLASS] * n
+    else:
+        pixel = [class_names[k] for k in result.pixel_classes.tolist()]
+        latent = [class_names[k] for k in result.latent_classes.tolist()]
+    return [
+        [f"{a:.3f}", cp, cl, fmt_psnr(p), f"{d:.4f}"]
+        for a, cp, cl, p, d in zip(it.alphas.tolist(), pixel, latent, it.psnr.tolist(), it.latent_dist.tolist())
+    ]
+
+
+def label_value(proba: np.ndarray, class_names: tuple[str, ...]) -> dict[str, float]:
+    """Class probabilities (K,) -> {name: p} for ``gr.Label``."""
+    return {name: float(p) for name, p in zip(class_names, proba)}
+
+
+class InputView(NamedTuple):
+    """How the page asks for A and B under one model."""
+
+    draw: bool  # canvases (one channel) or image uploads (colour)
+    noun: str  # "Digit" (MNIST's recipe) or "Image": "Digit A: the image is empty"
+    seen_label: str  # size of what the model sees: "28x28", "32x32 colour"
+    classes: bool  # whether the model's codes get classes
+    pick: str  # the random pair button
+    note: str  # the line under the model menu: input, data, how to give A and B, classes
+
+
+def input_view(name: str, m: Loaded) -> InputView:
+    """The :class:`InputView` of checkpoint ``name``."""
+    frame, ref, ins = m.frame, m.reference, m.insight
+    _, h, w = frame.shape
+    if ref.class_names is None:
+        data = f"{ref.name}, no labels"
+    else:
+        more = ", …" if len(ref.class_names) > SHOWN_CLASS_NAMES else ""
+        shown = ", ".join(ref.class_names[:SHOWN_CLASS_NAMES]) + more
+        data = f"{ref.name}, {len(ref.class_names)} classes: {shown}"
+    if frame.colour:
+        how = f"upload two images (the canvases are for one-channel models); each is resized to {h}x{w}."
+    elif frame.mnist:
+        how = "draw or upload two digits."
+    else:
+        how = f"draw or upload two images; the whole canvas is resized to {h}x{w}."
+    note = f"`{name}` takes **{frame.describe()}** images ({data}): {how}"
+    if ins.no_classes:
+        note += " " + ins.no_classes
+    return InputView(
+        draw=not frame.colour, noun="Digit" if frame.mnist else "Image",
+        seen_label=f"{h}x{w}" + (" colour" if frame.colour else ""), classes=ins.classifier is not None,
+        pick=f"Random {ref.name} test pair", note=note,
+    )
+
+
+def cards_markdown(directory: Path, predictor: Predictor, status: dict[str, str | None]) -> str:
+    """One row per checkpoint: its data and input, how it was trained (read from the file), what it measures."""
+    try:  # shorter, and no home directories in screenshots
+        directory = directory.resolve().relative_to(Path.cwd())
+    except ValueError:
+        pass
+    if not status:
+        return (f"**No checkpoints found in `{directory}`.** Train them with "
+                "`bash demo/train_checkpoints.sh` or start with `python -m demo --checkpoints DIR`.")
+    rows = ["| checkpoint | data, input | trained as (preset) | training | model | test PSNR "
+            "| class of code: test accuracy |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    tested: dict[str, int] = {}  # data name -> test images
+    fitted: set[int] = set()
+    unlabelled = []
+    for name, err in status.items():
+        if err is not None:
+            rows.append(f"| `{name}` | | **unusable**: {err} | | | | |")
+            continue
+        m = predictor.loaded(name)
+        ins = m.insight
+        tested[ins.reference] = ins.n_test
+        if ins.classifier is not None:
+            fitted.add(ins.n_train)
+            accuracy = f"{100 * ins.accuracy:.1f} %"
+        else:
+            accuracy = f"{NO_CLASS} (no labels)" if m.reference.class_names is None else f"{NO_CLASS} (one class)"
+            if ins.no_classes not in unlabelled:
+                unlabelled.append(ins.no_classes)
+        rows.append(f"| `{name}` | {ins.reference}, {m.frame.describe()} | {preset_line(m.card)} "
+                    f"| {training_line(m.card)} | {describe_model(m.card.hparams)} | {ins.test_psnr:.2f} dB "
+                    f"| {accuracy} |")
+    notes = ""
+    if tested:
+        if len(tested) == 1:
+            (data, n), = tested.items()
+            on = f"the {n:,} {data} test images"
+        else:
+            on = "each checkpoint's own test images (" + ", ".join(f"{n:,} {d}" for d, n in tested.items()) + ")"
+        codes = f"{next(iter(fitted)):,}" if len(fitted) == 1 else f"up to {N_TRAIN:,}"
+        notes = (f"Test PSNR and the accuracy of the class shown for each code are measured at start-up on {on} "
+                 "(checkpoints do not store them)"
+                 + (f"; the class comes from a logistic regression fitted on the codes of {codes} training images. "
+                    if fitted else ". ")
+                 + "".join(f"{u} " for u in unlabelled)
+                 + "“≈ preset”: the packaged preset closest to the checkpoint's hyperparameters.")
+    return f"Checkpoints in `{directory}`:\n\n" + "\n".join(rows) + ("\n\n" + notes if notes else "")

@@ -1,0 +1,49 @@
+"""What `regae fit` prints: one line to start, one per epoch without a bar, no third-party noise."""
+
+import re
+import warnings
+
+from lightning.pytorch.callbacks import TQDMProgressBar
+
+from regae.progress import EpochSummary, ProgressBar, summary_line
+from regae.quiet import WARNINGS
+from regae.trainer_cli import trainer_defaults
+from tests.helpers import TINY, run_cli
+
+
+def test_summary_line():
+    assert summary_line(2, 20, 1290, -1, 0.021346, 18.4199, 41.2) == \
+        "epoch 3/20  step 1290  train/loss 0.02135  val/psnr 18.42 dB  (41 s)"
+    assert summary_line(0, -1, 30, 600, None, None, 0.4) == "epoch 1  step 30/600  (0 s)"
+    assert summary_line(0, None, 5, -1, 1.0, float("inf"), 1) == "epoch 1  step 5  train/loss 1  val/psnr inf dB  (1 s)"
+
+
+def test_extra_callbacks_join_the_defaults_and_a_bar_replaces_ours():
+    kinds = lambda d: [type(c) for c in d["callbacks"]]  # noqa: E731
+    assert kinds(trainer_defaults()) == [ProgressBar, EpochSummary]
+    theirs = TQDMProgressBar(refresh_rate=50)
+    merged = trainer_defaults({"callbacks": [theirs], "plugins": ["x"]})
+    assert kinds(merged) == [EpochSummary, TQDMProgressBar] and merged["callbacks"][1] is theirs
+    assert merged["plugins"] == ["x"] and merged["enable_model_summary"] is False
+
+
+def test_tiny_fit_prints_summary_lines_and_keeps_only_user_warnings(tmp_path):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        code, out, err = run_cli(
+            "fit", "--config", "sparse", "--model.widths", "[4, 8, 8]", "--trainer.default_root_dir", str(tmp_path),
+            *TINY[:-2], "--data.limit_train", "96", "--trainer.max_epochs", "2", "--trainer.max_steps", "5",
+        )  # with Lightning's default logger (CSV here), which warns that TensorBoard is missing
+    assert code == 0, err
+    lines = out.splitlines()
+    assert re.fullmatch(r"training [\d,]+ parameters on cpu x1: 3 batches per epoch, at most 2 epochs or 5 steps; "
+                        r"checkpoints in .*checkpoints", lines[0])
+    # epoch 1 ends with a validation run; epoch 2 stops at step 5, before its validation
+    assert re.fullmatch(r"epoch 1/2  step 3/5  train/loss [\d.]+  val/psnr [\d.]+ dB  \(\d+ s\)", lines[1])
+    assert re.fullmatch(r"epoch 2/2  step 5/5  train/loss [\d.]+  \(\d+ s\)", lines[2])
+    messages = [str(w.message) for w in seen]
+    for noise in WARNINGS:
+        assert not [m for m in messages if re.match(noise.message, m)], noise.why
+    # a warning about the user's own settings still reaches them
+    assert any("smaller than the logging interval" in m for m in messages)
+    assert any(tmp_path.rglob("metrics.csv")) or any(tmp_path.rglob("events.out.tfevents.*"))  # CSV or TensorBoard
