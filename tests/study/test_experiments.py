@@ -89,7 +89,7 @@ def test_cache_resumes_a_model_without_training(tmp_path):
     # another budget is another model
     other, _ = context(tmp_path, train_images=256, epochs=1, cache=tmp_path / "cache", log=logs.append)
     other.fit("a", Recipe("test", epochs=(1, 1, 1), batch_size=64), **denoiser())
-    assert "training a" in logs[-2] and len(list((tmp_path / "cache").glob("*.ckpt"))) == 2
+    assert "training a" in logs[-3] and "done in" in logs[-1] and len(list((tmp_path / "cache").glob("*.ckpt"))) == 2
 
 
 def comparisons(tree, path=""):
