@@ -1,6 +1,32 @@
-"""The wider autoencoder study: experiments that each return report Sections."""
+"""The wider autoencoder study: experiments that each return report Sections.
 
-from regae.study.runner import BUDGETS, Budget, StudyContext
-from regae.study.writer import load_sections, write_sections
+Public names are imported on first use (PEP 562), so ``regae study --help`` needs no torch.
+"""
 
-__all__ = ["BUDGETS", "Budget", "StudyContext", "load_sections", "write_sections"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "LEVELS": "regae.study.budgets", "RECIPES": "regae.study.budgets", "Budget": "regae.study.budgets",
+    "Level": "regae.study.budgets", "Recipe": "regae.study.budgets", "plan": "regae.study.budgets",
+    "StudyContext": "regae.study.runner",
+    "load_sections": "regae.study.writer", "write_sections": "regae.study.writer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'regae.study' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from regae.study.budgets import LEVELS, RECIPES, Budget, Level, Recipe, plan  # noqa: F401
+    from regae.study.runner import StudyContext  # noqa: F401
+    from regae.study.writer import load_sections, write_sections  # noqa: F401

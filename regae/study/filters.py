@@ -29,8 +29,8 @@ def last_linear(module: torch.nn.Module) -> torch.nn.Linear:
 
 def run(ctx: StudyContext) -> list[Section]:
     x_test, _ = ctx.test_set()
-    relu = ctx.fit(f"784-{HIDDEN}-784 ReLU, MSE", **shallow(HIDDEN)).model
-    sig = ctx.fit("784-32-784 sigmoid, BCE", **SHALLOW_BCE).model
+    relu = ctx.fit(f"784-{HIDDEN}-784 ReLU, MSE", "shallow", **shallow(HIDDEN)).model
+    sig = ctx.fit("784-32-784 sigmoid, BCE", "shallow", **SHALLOW_BCE).model
     enc_w = first_linear(relu.net.encoder).weight.detach().cpu()  # (h, 784)
     dec_w = last_linear(relu.net.decoder).weight.detach().cpu().T  # (h, 784): column j of W_d as row j
     sig_w = first_linear(sig.net.encoder).weight.detach().cpu()  # (32, 784)
@@ -52,13 +52,15 @@ def run(ctx: StudyContext) -> list[Section]:
         stats[name] = {"mean": float(h.mean()), "std": float(h.std()), "fraction_below_0.01": float((h < 0.01).float().mean()),
                        "fraction_above_0.99": float((h > 0.99).float().mean()),
                        "dead_units": int((h.max(0).values <= 0).sum())}
-    metrics = {"budget": ctx.budget.describe(), "activations": stats,
+    metrics = {"budget": ctx.budget("shallow").describe(),
+               "activations": stats,
                "encoder_weight_norm_mean": float(enc_w.norm(dim=1).mean()),
                "encoder_relative_change_from_init": moved,
                "decoder_weight_norm_mean": float(dec_w.norm(dim=1).mean())}
     md = "\n\n".join([
         f"The one-hidden-layer AEs of the code-size sweep: 784-{HIDDEN}-784 (ReLU code, MSE) and 784-32-784 "
-        f"(sigmoid code, BCE). Budget: {ctx.budget.describe()}. Each tile is scaled to its own ±max|w|.",
+        f"(sigmoid code, BCE), first seed; their learning curves are in the previous section. "
+        f"{ctx.budget_text('shallow')} Each tile is scaled to its own ±max|w|.",
         figure(enc_rel, "encoder filters"),
         figure(dec_rel, "decoder weights"),
         figure(sig_rel, "encoder filters of the sigmoid AE"),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from regae.analysis.section import Section
-from regae.study.runner import StudyContext
+if TYPE_CHECKING:  # the registry is read by `regae study --help`, which must not load torch
+    from regae.analysis.section import Section
+    from regae.study.runner import StudyContext
 
 EXPERIMENTS: dict[str, tuple[str, str]] = {
-    "pca": ("regae.study.pca_vs_ae", "PCA-30 vs the deep MLP AE 784-512-256-128-30: MSE/PSNR, reconstructions"),
+    "pca": ("regae.study.pca_vs_ae", "PCA-30 vs the deep AE 784-1000-500-250-30 (Hinton 2006): PSNR, paired test"),
     "undercomplete": ("regae.study.undercomplete", "784-h-784 for h = 64, 128, 256 and 784-32-784 BCE: error vs size"),
     "nondigits": ("regae.study.nondigits", "Fashion-MNIST and noise images through a digit AE: error vs MNIST"),
     "filters": ("regae.study.filters", "encoder filters, decoder weights, hidden activation histograms"),

@@ -1,25 +1,27 @@
-"""What every study experiment shares: a training budget, a context, training and scoring.
+"""What every study experiment shares: a context, training with learning curves, and scoring.
 
 An experiment is a function ``run(ctx: StudyContext) -> list[Section]``. The context carries
-the budget, the device, the output folder and the seed, and memoises trained models by
-their hyperparameters, so ``regae study all`` trains e.g. the deep MLP AE once for the
-PCA comparison, the non-digit inputs and the CNN experiment.
+the level (:mod:`regae.study.budgets`), the device, the output folder and the seeds, and
+memoises trained models by their hyperparameters, so ``regae study all`` trains e.g. the
+deep AE once for the PCA comparison, the non-digit inputs and the CNN experiment.
 
 Models are regae's own :class:`~regae.AutoEncoder` trained on :class:`~regae.MNISTDataModule`
-by a Lightning ``Trainer``; scores are computed on the first ``budget.test_images`` MNIST
-test images. PSNR over a set is 10 log10(1 / MSE) with the MSE averaged over all its pixels
+by a Lightning ``Trainer``, validated after every epoch on held-out training images (the
+learning curves); scores are computed on the first ``level.test_images`` MNIST test images. PSNR over a set is 10 log10(1 / MSE) with the MSE averaged over all its pixels
 (what torchmetrics' ``PeakSignalNoiseRatio(data_range=1)`` accumulates).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,57 +29,11 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
+from regae.checkpoint import load
 from regae.data.datamodule import MNISTDataModule
 from regae.data.mnist import load_split, to_float
-from regae.errors import ConfigError
 from regae.module import AutoEncoder
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much every model of an experiment trains on, and how much it is scored on.
-
-    ``train_images=None`` means all 55,000 training images (5,000 are held out for validation).
-    """
-
-    name: str
-    train_images: int | None
-    test_images: int
-    epochs: int
-    batch_size: int = 128
-
-    def __post_init__(self) -> None:
-        if self.train_images is not None and self.train_images < 1:
-            raise ConfigError(f"Expected `train_images` >= 1 or None, got {self.train_images}.")
-        if not 1 <= self.test_images <= 10_000:
-            raise ConfigError(f"Expected `test_images` in [1, 10000], got {self.test_images}.")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError(f"Expected `epochs` and `batch_size` >= 1, got {self.epochs}, {self.batch_size}.")
-
-    @property
-    def n_train(self) -> int:
-        return 55_000 if self.train_images is None else min(self.train_images, 55_000)
-
-    def steps(self, batch_size: int | None = None) -> int:
-        return self.epochs * math.ceil(self.n_train / (batch_size or self.batch_size))
-
-    def scaled(self, images: float = 1.0, epochs: float = 1.0) -> Budget:
-        """A cheaper variant for costly nets (never below 1 epoch / 64 images); ``full`` is never scaled."""
-        if self.name == "full":
-            return self
-        return replace(self, train_images=max(64, int(self.n_train * images)), epochs=max(1, round(self.epochs * epochs)))
-
-    def describe(self, batch_size: int | None = None) -> str:
-        return (f"{self.n_train:,} training images x {self.epochs} epochs, batch {batch_size or self.batch_size} "
-                f"({self.steps(batch_size):,} steps); scored on {self.test_images:,} test images")
-
-
-BUDGETS = {
-    "tiny": Budget("tiny", train_images=512, test_images=256, epochs=2, batch_size=64),
-    # batch 64: on a CPU the cost is per image, so smaller batches buy twice the steps for the same time
-    "small": Budget("small", train_images=12_000, test_images=2_000, epochs=8, batch_size=64),
-    "full": Budget("full", train_images=None, test_images=10_000, epochs=20),
-}
+from regae.study.budgets import LEVELS, RECIPES, Budget, Level, Recipe, plan
 
 
 def accelerator(device: str) -> str:
@@ -85,51 +41,112 @@ def accelerator(device: str) -> str:
 
 
 class EpochRecorder(pl.Callback):
-    """Records the mean training loss and (if validation runs) the validation loss per epoch."""
+    """Records the mean training loss and (if validation runs) the validation loss and PSNR per epoch."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: Callable[[str], None] | None = None, every: int = 1) -> None:
         self.train: list[float] = []
         self.val: list[float] = []
+        self.val_psnr: list[float] = []
         self._sum, self._n = 0.0, 0
+        self._log, self._every = log, every
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         self._sum, self._n = self._sum + float(loss), self._n + 1
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # runs after the epoch's validation
         self.train.append(self._sum / max(self._n, 1))
         self._sum, self._n = 0.0, 0
+        epoch = len(self.train)
+        if self._log is not None and (epoch % self._every == 0 or epoch == trainer.max_epochs):
+            val = f", val PSNR {self.val_psnr[-1]:.2f} dB" if self.val_psnr else ""
+            self._log(f"    epoch {epoch}/{trainer.max_epochs}: train loss {self.train[-1]:.5f}{val}")
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking and "val/loss" in trainer.callback_metrics:
-            self.val.append(float(trainer.callback_metrics["val/loss"]))
+        metrics = trainer.callback_metrics
+        if not trainer.sanity_checking and "val/loss" in metrics:
+            self.val.append(float(metrics["val/loss"]))
+            self.val_psnr.append(float(metrics["val/psnr"]))
+
+
+def save_checkpoint(model: AutoEncoder, path: Path) -> Path:
+    """Write ``model`` atomically as a checkpoint :func:`regae.load` reads (weights, hyperparameters,
+    regae's entry), without a Trainer."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt: dict[str, Any] = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
+                            "pytorch-lightning_version": pl.__version__}
+    model.on_save_checkpoint(ckpt)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+    return path
 
 
 @dataclass
 class Trained:
-    """A trained model with its training record."""
+    """A trained model with its training record: learning curves, wall and CPU seconds, load."""
 
     model: AutoEncoder
+    label: str
+    seed: int
+    budget: Budget
     seconds: float
+    cpu_seconds: float
+    load: float  # 1-minute load average, mean of the values at the start and the end of training
     steps: int
-    epochs: EpochRecorder
-    trainer: pl.Trainer
+    train_loss: list[float]  # mean training loss of each epoch
+    val_loss: list[float]  # validation loss after each epoch
+    val_psnr: list[float]  # validation PSNR (dB) after each epoch
+    cached: bool = False  # loaded from the cache: trained by an earlier invocation
+
+    def save_checkpoint(self, path: Path) -> None:
+        save_checkpoint(self.model, path)
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-able training record (what the cache stores next to the weights)."""
+        return {"label": self.label, "seed": self.seed, "budget": asdict(self.budget), "seconds": self.seconds,
+                "cpu_seconds": self.cpu_seconds, "load": self.load, "steps": self.steps,
+                "train_loss": self.train_loss, "val_loss": self.val_loss, "val_psnr": self.val_psnr}
 
 
 @dataclass
 class StudyContext:
-    """Budget, device, output folder and seed of a study run, plus its memo of trained models."""
+    """Level, device, output folder, seeds and model cache of a study run, plus its memo of trained models.
 
-    budget: Budget
+    ``seeds`` overrides every recipe's seed count (``regae study --seeds N``); ``cache`` is a folder
+    where every trained model is kept (checkpoint + training record) and found again by a later
+    run with the same net, budget and seed, so a killed run resumes model by model.
+    """
+
+    level: Level
     out: Path
     device: str = "cpu"
     seed: int = 0
+    seeds: int | None = None
+    cache: Path | None = None
     log: Callable[[str], None] = print
-    _trained: dict[str, Trained] = field(default_factory=dict)
+    _trained: dict[str, Any] = field(default_factory=dict)
     _test: tuple[Tensor, Tensor] | None = None
 
     def __post_init__(self) -> None:
+        self.level = LEVELS[self.level] if isinstance(self.level, str) else self.level
         self.out = Path(self.out)
+        self.cache = Path(self.cache) if self.cache is not None else None
+
+    def budget(self, recipe: str | Recipe) -> Budget:
+        """``recipe`` (a name in :data:`~regae.study.budgets.RECIPES`, or a Recipe) at this run's level."""
+        return plan(self.level, recipe, self.seeds)
+
+    def budget_text(self, recipe: str | Recipe) -> str:
+        """A section's sentence on a recipe's budget and the pilot evidence it was chosen from."""
+        r = RECIPES[recipe] if isinstance(recipe, str) else recipe
+        return (f"Budget ({self.level.name} level, recipe `{r.name}`): {self.budget(r).describe()}."
+                + (f" {r.evidence}" if r.evidence else ""))
+
+    def seed_list(self, recipe: str | Recipe) -> list[int]:
+        """The training seeds of ``recipe``'s models: seed, seed + 1, ..."""
+        return [self.seed + i for i in range(self.budget(recipe).seeds)]
 
     def figure_path(self, key: str, name: str) -> tuple[Path, Path]:
         """(absolute path to write, path relative to ``out`` for the Section) of figure ``name``."""
@@ -139,57 +156,111 @@ class StudyContext:
         return path, rel
 
     def test_set(self) -> tuple[Tensor, Tensor]:
-        """The first ``budget.test_images`` MNIST test images (N, 1, 28, 28) in [0, 1] and labels (N,)."""
+        """The first ``level.test_images`` MNIST test images (N, 1, 28, 28) in [0, 1] and labels (N,)."""
         if self._test is None:
             test = load_split("test")
-            n = self.budget.test_images
+            n = self.level.test_images
             self._test = to_float(test.images[:n]), test.labels[:n]
         return self._test
 
-    def train_set(self, budget: Budget | None = None) -> tuple[Tensor, Tensor]:
-        """The training images the models of ``budget`` see (MNISTDataModule's split), float and labels."""
-        budget = budget or self.budget
-        data = MNISTDataModule(limit_train=budget.train_images, limit_test=budget.test_images, split_seed=0)
+    def train_set(self, recipe: str | Recipe) -> tuple[Tensor, Tensor]:
+        """The training images ``recipe``'s models see (MNISTDataModule's split), float, and labels."""
+        data = MNISTDataModule(limit_train=self.budget(recipe).train_images, limit_test=1, split_seed=0)
         data.setup("fit")
         return to_float(data.train[0]), data.train[1]
 
+    def val_set(self) -> tuple[Tensor, Tensor]:
+        """The ``level.val_images`` held-out training images the AEs validate on, float, and labels."""
+        data = MNISTDataModule(limit_test=self.level.val_images, split_seed=0)
+        data.setup("fit")
+        return to_float(data.val[0]), data.val[1]
+
     def memo(self, key: str, build: Callable[[], Any]) -> Any:
         """``build()`` once per key and run (e.g. a classifier several experiments use)."""
-        key = f"memo:{key}:{self.seed}:{json.dumps(self.budget.__dict__, sort_keys=True)}"
+        key = f"memo:{key}:{self.seed}:{self.level.name}:{self.seeds}"
         if key not in self._trained:
             self._trained[key] = build()
         return self._trained[key]
 
+    def trained_models(self) -> list[Trained]:
+        """Every model this run has trained or loaded from the cache so far."""
+        return [t for t in self._trained.values() if isinstance(t, Trained)]
+
     def initial_model(self, **model_kwargs: Any) -> AutoEncoder:
-        """The untrained model :meth:`fit` starts from (same seed, same weights)."""
+        """The untrained model :meth:`fit` starts from with ``ctx.seed`` (same seed, same weights)."""
         pl.seed_everything(self.seed, verbose=False)
         return AutoEncoder(seed=self.seed, history_every=1, **model_kwargs).eval()
 
-    def fit(self, label: str, budget: Budget | None = None, validate: bool = False, **model_kwargs: Any) -> Trained:
-        """Train ``AutoEncoder(**model_kwargs)`` (memoised by hyperparameters and budget)."""
-        budget = budget or self.budget
-        key = json.dumps({"m": model_kwargs, "b": budget.__dict__, "v": validate, "s": self.seed}, sort_keys=True)
+    def fit_seeds(self, label: str, recipe: str | Recipe, **spec: Any) -> list[Trained]:
+        """``spec`` trained with ``recipe``'s budget once per seed of :meth:`seed_list`."""
+        return [self.fit(label, recipe, seed=s, **spec) for s in self.seed_list(recipe)]
+
+    def fit(self, label: str, recipe: str | Recipe, seed: int | None = None, **spec: Any) -> Trained:
+        """Train ``AutoEncoder(**spec)`` with ``recipe``'s budget, validating after every epoch.
+
+        Memoised by (spec, training budget, seed) within the run, and across runs through ``cache``
+        (a model the default and the full level train alike is trained once).
+        """
+        seed = self.seed if seed is None else seed
+        budget = replace(self.budget(recipe), seeds=1)  # the seed count does not change one run
+        training = {k: v for k, v in asdict(budget).items() if k not in ("level", "recipe", "seeds", "test_images")}
+        key = json.dumps({"m": spec, "b": training, "s": seed, "d": self.device}, sort_keys=True)
         if key in self._trained:
             return self._trained[key]
-        self.log(f"  training {label}: {budget.describe()}")
-        start = time.perf_counter()
-        pl.seed_everything(self.seed, verbose=False)
-        model = AutoEncoder(seed=self.seed, history_every=1, **model_kwargs)
+        trained = self._from_cache(key, label, seed, budget)
+        if trained is None:
+            trained = self._train(label, seed, budget, spec)
+            self._to_cache(key, trained)
+        self._trained[key] = trained
+        return trained
+
+    def _train(self, label: str, seed: int, budget: Budget, spec: dict[str, Any]) -> Trained:
+        self.log(f"  training {label} (seed {seed}): {budget.describe()}")
+        load0, wall0, cpu0 = os.getloadavg()[0], time.perf_counter(), time.process_time()
+        pl.seed_everything(seed, verbose=False)
+        model = AutoEncoder(seed=seed, history_every=1, **budget.model_kwargs(), **spec)
         data = MNISTDataModule(
-            batch_size=budget.batch_size, limit_train=budget.train_images, limit_test=budget.test_images,
-            split_seed=0, shuffle_seed=self.seed,
+            batch_size=budget.batch_size, limit_train=budget.train_images, limit_test=budget.val_images,
+            split_seed=0, shuffle_seed=seed,
         )
-        recorder = EpochRecorder()
+        recorder = EpochRecorder(self.log, every=max(1, budget.epochs // 10))
         trainer = pl.Trainer(
             accelerator=accelerator(self.device), devices=1, max_epochs=budget.epochs, logger=False,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-            limit_val_batches=1.0 if validate else 0, num_sanity_val_steps=0, callbacks=[recorder],
+            num_sanity_val_steps=0, callbacks=[recorder],
         )
         trainer.fit(model, datamodule=data)
-        trained = Trained(model.eval(), time.perf_counter() - start, trainer.global_step, recorder, trainer)
-        self.log(f"    done in {trained.seconds:.1f} s ({trained.steps} steps)")
-        self._trained[key] = trained
+        trained = Trained(model.eval(), label, seed, budget, time.perf_counter() - wall0, time.process_time() - cpu0,
+                          (load0 + os.getloadavg()[0]) / 2, trainer.global_step, recorder.train, recorder.val,
+                          recorder.val_psnr)
+        self.log(f"    done in {trained.seconds:.0f} s wall, {trained.cpu_seconds:.0f} s CPU (load {trained.load:.1f}); "
+                 f"val PSNR {trained.val_psnr[-1]:.2f} dB")
         return trained
+
+    def _cache_paths(self, key: str) -> tuple[Path, Path] | None:
+        if self.cache is None:
+            return None
+        name = hashlib.sha1(key.encode()).hexdigest()[:16]
+        return self.cache / f"{name}.ckpt", self.cache / f"{name}.json"
+
+    def _from_cache(self, key: str, label: str, seed: int, budget: Budget) -> Trained | None:
+        paths = self._cache_paths(key)
+        if paths is None or not (paths[0].is_file() and paths[1].is_file()):
+            return None
+        rec = json.loads(paths[1].read_text())
+        if rec.get("key") != key:
+            return None
+        model = load(paths[0], map_location="cuda" if self.device.startswith("cuda") else "cpu")
+        self.log(f"  {label} (seed {seed}): from the cache {paths[0]}")
+        return Trained(model, label, seed, budget, rec["seconds"], rec["cpu_seconds"], rec["load"], rec["steps"],
+                       rec["train_loss"], rec["val_loss"], rec["val_psnr"], cached=True)
+
+    def _to_cache(self, key: str, trained: Trained) -> None:
+        paths = self._cache_paths(key)
+        if paths is None:
+            return
+        save_checkpoint(trained.model, paths[0])
+        paths[1].write_text(json.dumps(trained.record() | {"key": key}, indent=1))
 
 
 @torch.no_grad()

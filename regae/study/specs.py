@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-#: 784-512-256-128-30 / 30-128-256-784, ReLU, linear 30-d code, Adam 3e-4 (the course's deep AE).
-DEEP_AE: dict[str, Any] = dict(
-    arch="mlp", widths=[512, 256, 128], latent_dim=30, decoder_widths=[128, 256],
-    latent_activation="none", lr=3e-4,
+#: 784-512-256-128-30 / 30-128-256-784, ReLU, linear 30-d code (the course's deep AE).
+COURSE_AE: dict[str, Any] = dict(
+    arch="mlp", widths=[512, 256, 128], latent_dim=30, decoder_widths=[128, 256], latent_activation="none",
 )
+
+#: 784-1000-500-250-30 / 30-250-500-1000-784, ReLU, linear 30-d code (Hinton & Salakhutdinov 2006's shape).
+HINTON_AE: dict[str, Any] = dict(
+    arch="mlp", widths=[1000, 500, 250], latent_dim=30, decoder_widths=[250, 500, 1000], latent_activation="none",
+)
+
+#: The study's deep AE at 30 dimensions (PCA comparison, non-digit inputs, CNN): see ``DEEP_NAME``.
+DEEP_AE: dict[str, Any] = HINTON_AE
+DEEP_NAME = "deep AE 784-1000-500-250-30"
 
 #: 784-32-784 with a sigmoid code and binary cross-entropy (the course's first AE).
 SHALLOW_BCE: dict[str, Any] = dict(arch="mlp", widths=[], latent_dim=32, latent_activation="sigmoid", loss="bce")
@@ -52,3 +60,13 @@ VAE: dict[str, Any] = dict(
     arch="vae", widths=[512, 256], latent_dim=32, latent_activation="none", loss="bce",
     regularizers=[{"name": "vae_kl", "weight": 1 / 784}],
 )
+
+
+#: Named nets for ``python -m regae.study.pilot NAME`` (learning-curve pilots).
+PILOT_SPECS: dict[str, dict[str, Any]] = {
+    "deep": COURSE_AE, "hinton": HINTON_AE, "hinton_bce": dict(HINTON_AE, loss="bce"),
+    "shallow64": shallow(64), "shallow128": shallow(128), "shallow256": shallow(256), "shallow_bce": SHALLOW_BCE,
+    "overcomplete": overcomplete(), "l1": overcomplete(l1=4e-6), "kl": overcomplete(kl=3e-4),
+    "denoiser": denoiser(), "dae0.5": denoiser("gaussian:0.5"), "manifold": MANIFOLD,
+    "conv-unpool": conv("unpool"), "conv-deconv": conv("deconv"), "conv-both": conv("both"), "vae": VAE,
+}

@@ -1,34 +1,67 @@
 """Budgets, the experiment registry, the command line, and small tensor helpers."""
 
 import importlib
+import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from regae.cli import main
 from regae.errors import ConfigError
+from regae.study.budgets import LEVELS, RECIPES, Level, Recipe, plan
+from regae.study.commands import preface, record_run
 from regae.study.conv_decoders import moving_average
+from regae.study.curves import last_quarter_gain
 from regae.study.registry import EXPERIMENTS, section_key
-from regae.study.runner import BUDGETS, Budget, one_per_class, psnr
+from regae.study.runner import one_per_class, psnr
 from regae.study.sparse import sparsity_stats
 
 
-def test_budgets():
-    small = BUDGETS["small"]
-    assert small.steps() == 8 * 188  # ceil(12000 / 64) = 188 batches per epoch
-    assert small.steps(batch_size=128) == 8 * 94
-    assert BUDGETS["full"].n_train == 55_000 and BUDGETS["full"].steps() == 20 * 430
-    assert BUDGETS["full"].scaled(images=0.1, epochs=0.1) == BUDGETS["full"]
-    cheap = small.scaled(images=0.4, epochs=0.67)
-    assert (cheap.n_train, cheap.epochs) == (4800, 5)  # round(8 * 0.67) = 5
+def test_plan_resolves_level_and_recipe():
+    deep = plan("default", "deep")
+    assert deep.n_train == 55_000 and deep.epochs == RECIPES["deep"].epochs[1]
+    assert deep.steps() == deep.epochs * math.ceil(55_000 / deep.batch_size)
+    assert deep.model_kwargs() == {"lr": RECIPES["deep"].lr, "lr_schedule": "cosine",
+                                   "warmup": RECIPES["deep"].warmup, "lr_floor": 0.0}
+    tiny = plan("tiny", "deep")
+    assert (tiny.n_train, tiny.epochs, tiny.seeds, tiny.test_images) == (512, 2, 1, 256)
+    assert plan("default", "shallow", seeds=5).seeds == 5
+    capped = Recipe("x", epochs=(1, 2, 3), images=20_000)
+    assert plan("default", capped).n_train == 20_000 and plan("full", capped).n_train == 55_000
+    assert plan("tiny", capped).n_train == 512
+    shallow = RECIPES["shallow"]
+    assert f"Adam {shallow.lr:g} with cosine decay after a 2% warm-up; {shallow.seeds[1]} seeds" in \
+        plan("default", "shallow").describe()
+
+
+def test_budget_validation():
     with pytest.raises(ConfigError, match="test_images"):
-        Budget("x", train_images=10, test_images=0, epochs=1)
+        Level("tiny", train_images=10, test_images=0, val_images=10)
+    with pytest.raises(ConfigError, match="Expected a level"):
+        Level("small", train_images=10, test_images=10, val_images=10)
+    with pytest.raises(ConfigError, match="3 epochs"):
+        Recipe("x", epochs=(1, 2))
+    with pytest.raises(ConfigError, match="seeds"):
+        plan("tiny", "deep", seeds=0)
+    assert set(LEVELS) == {"tiny", "default", "full"}
+    for r in RECIPES.values():  # every level trains at least as long as the one below it
+        assert r.epochs[0] <= r.epochs[1] <= r.epochs[2] and r.seeds[1] <= r.seeds[2], r
 
 
 def test_every_experiment_module_has_run_and_its_key():
     for name, (module, _) in EXPERIMENTS.items():
         mod = importlib.import_module(module)
         assert mod.KEY == section_key(name) and callable(mod.run)
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; from regae.study.commands import parser; text = parser().format_help(); "
+            "assert 'torch' not in sys.modules, 'torch imported'; assert 'deep' in text; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_helpers():
@@ -42,6 +75,26 @@ def test_helpers():
     assert stats["fraction_near_zero"] == pytest.approx(3 / 6)
     assert stats["mean_l1_per_image"] == pytest.approx((2.005 + 4.0) / 2)
     assert stats["dead_units"] == pytest.approx(1 / 3)
+    # last-quarter gain: 8 epochs -> last minus epoch 6 (index 5)
+    assert last_quarter_gain([10, 11, 12, 13, 14, 15, 16, 17.5]) == pytest.approx(2.5)
+    assert last_quarter_gain([10.0]) == 0.0 and last_quarter_gain([10.0, 12.0]) == pytest.approx(2.0)
+
+
+def test_run_records_accumulate_and_preface_names_them(tmp_path):
+    run = {"command": "regae study pca", "machine": "CPU, 2 cores", "threads": 1, "device": "cpu",
+           "level": "tiny", "started": "t0", "experiments": {"pca": {}}, "wall_seconds": 120.0,
+           "cpu_seconds": 60.0, "load": 3.5}
+    record_run(tmp_path, run)
+    record_run(tmp_path, run | {"wall_seconds": 180.0})  # the same run, updated
+    runs = record_run(tmp_path, run | {"started": "t1", "command": "regae study vae"})
+    assert [r["command"] for r in runs] == ["regae study pca", "regae study vae"] and runs[0]["wall_seconds"] == 180
+    text = preface(runs)
+    assert "`regae study pca` — tiny level, pca; started t0 on CPU, 2 cores, 1 torch thread(s): 3 min wall, " \
+           "1 min CPU, mean load average 3.5." in text
+    assert "Not yet run" not in text
+    text = preface(runs, ["sparse", "vae"], tmp_path / "o")
+    assert f"**Not yet run here:** sparse, vae. To add them (models already trained are reused from the cache): " \
+           f"`regae study sparse vae --budget tiny --out {(tmp_path / 'o').as_posix()} --cache DIR`." in text
 
 
 def test_cli_errors_are_one_line(capsys):
@@ -52,5 +105,7 @@ def test_cli_errors_are_one_line(capsys):
     assert "name an experiment or 'all'" in capsys.readouterr().err
     assert main(["study", "pca", "--full", "--budget", "tiny"]) == 2
     assert main(["study", "pca", "--device", "tpu"]) == 2
+    assert main(["study", "pca", "--seeds", "0"]) == 2
+    assert "Expected --seeds >= 1, got 0" in capsys.readouterr().err
     assert main(["study", "--list"]) == 0
     assert "denoising" in capsys.readouterr().out

@@ -1,0 +1,75 @@
+"""Pilot learning curves: train one study net and write validation PSNR per epoch to a CSV.
+
+The study's budgets (:mod:`regae.study.budgets`) were chosen from curves like these::
+
+    python -m regae.study.pilot deep --epochs 40 --lr 1e-3 --batch 128 --out runs/pilot/deep.csv
+
+Each row: epoch, train loss (mean over the epoch), validation loss and PSNR (on ``--val``
+held-out training images), wall seconds and process CPU seconds since the start, and the
+1-minute load average (wall times on a shared machine mean little without it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from regae.study import specs
+
+    p = argparse.ArgumentParser(prog="python -m regae.study.pilot", description=__doc__.splitlines()[0])
+    p.add_argument("spec", help=f"a spec name of regae.study.specs.PILOT_SPECS: {', '.join(specs.PILOT_SPECS)}")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="cosine")
+    p.add_argument("--warmup", type=float, default=0.02)
+    p.add_argument("--loss", choices=("mse", "bce"), default=None, help="override the spec's loss")
+    p.add_argument("--images", type=int, default=None, help="training images (default: all 55,000)")
+    p.add_argument("--val", type=int, default=5000, help="validation images (default: 5000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="CSV file to write (one row per epoch, flushed)")
+    args = p.parse_args(argv)
+
+    import lightning.pytorch as pl
+    import torch
+
+    from regae.data.datamodule import MNISTDataModule
+    from regae.module import AutoEncoder
+    from regae.study.runner import EpochRecorder, quiet_lightning
+
+    torch.set_num_threads(1)
+    quiet_lightning()
+    spec = dict(specs.PILOT_SPECS[args.spec])
+    if args.loss:
+        spec["loss"] = args.loss
+    pl.seed_everything(args.seed, verbose=False)
+    model = AutoEncoder(seed=args.seed, lr=args.lr, lr_schedule=args.schedule, warmup=args.warmup, **spec)
+    data = MNISTDataModule(batch_size=args.batch, limit_train=args.images, limit_test=args.val,
+                           split_seed=0, shuffle_seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+
+    class Writer(EpochRecorder):
+        def on_train_epoch_end(self, trainer, pl_module) -> None:  # runs after the epoch's validation
+            super().on_train_epoch_end(trainer, pl_module)
+            with out.open("a", newline="") as f:
+                csv.writer(f).writerow([trainer.current_epoch + 1, self.train[-1], self.val[-1], self.val_psnr[-1],
+                                        round(time.perf_counter() - start_wall, 1),
+                                        round(time.process_time() - start_cpu, 1), os.getloadavg()[0]])
+
+    out.write_text("epoch,train_loss,val_loss,val_psnr,wall_s,cpu_s,load1\n")
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=args.epochs, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, callbacks=[Writer()])
+    trainer.fit(model, datamodule=data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
