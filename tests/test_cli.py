@@ -94,17 +94,13 @@ def imported_modules(tmp_path, *args: str) -> tuple[int, set[str], str]:
     return proc.returncode, set(json.loads(dump.read_text())), proc.stderr
 
 
-LAZY_NOT_YET = pytest.mark.xfail(strict=True, reason="regae/study imports torch/Lightning at module level "
-                                 "(being made lazy; then drop this mark)")
-
-
 @pytest.mark.parametrize("args", [
     (), ("--help",), ("presets",), ("frobnicate",),
     ("fit", "--config", "nosuch"),
     ("fit", "--config", "sparse", "--model.latnt_dim", "3"),
     ("fit", "--modle.lr", "1"),
     ("compare", "--help"), ("report", "--help"), ("compare", "--seeds", "0"),
-    pytest.param(("study", "--help"), marks=LAZY_NOT_YET),
+    ("study", "--help"),
 ])
 def test_answers_without_torch_or_lightning(tmp_path, args):
     """The overview, the presets, the commands' help and the mistakes found before training import
