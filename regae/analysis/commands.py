@@ -12,6 +12,7 @@ command runs, so ``--help`` and option errors answer at once.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -208,9 +209,12 @@ def compare_main(argv: list[str]) -> int:
         runs = plan_runs(args.runs_dir, args.full, args.epochs, args.max_steps, args.accelerator, args.devices, extra,
                          args.seeds)
         check_writable(args.out)
+        load0 = os.getloadavg()[0]
         train(runs, reuse=args.reuse, overwrite=args.overwrite)
         overridden = bool(extra) or args.epochs is not None or args.max_steps is not None
-        intro = budget_text(runs, args.full, overridden) + f"\nTraining took {time.perf_counter() - t0:.0f} s in all."
+        intro = budget_text(runs, args.full, overridden) + (
+            f"\nTraining took {time.perf_counter() - t0:.0f} s in all (wall clock, {os.cpu_count()} CPU cores, "
+            f"load average {load0:.1f} at the start and {os.getloadavg()[0]:.1f} at the end).")
         groups: dict[str, list[Path]] = {}
         for r in runs:
             groups.setdefault(r.name, []).append(r.last)
