@@ -27,7 +27,7 @@ from launch import config as cfg
 from launch.job import TrainJob
 from launch.options import LaunchOptions
 from regae.errors import ConfigError, OutputError
-from regae.runtime import DEFAULTS, USER_POLICY_VARS
+from regae.runtime import BUSY, USER_POLICY_VARS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = "launch.json"
@@ -96,14 +96,15 @@ def job_setup() -> list[str]:
 
     The job's Python process is submitit's, not regae's entry point, so the CPU settings of
     :mod:`regae.runtime` are made here, each only if the user's environment has none: OpenMP's
-    wait policy (PASSIVE: idle threads sleep instead of spinning on shared cores) and one OpenMP
+    wait policy (always :data:`regae.runtime.BUSY`, PASSIVE: a Slurm node is shared, idle threads sleep
+    instead of spinning) and one OpenMP
     thread per CPU Slurm gave the task (else torch, and Lightning's DDP on CPU, size their
     thread pools by the node's cores, not the task's share).
     """
     user_policy = " || ".join(f'[ -n "${{{var}+x}}" ]' for var in USER_POLICY_VARS)
     return [
         f"export PYTHONPATH={REPO_ROOT}${{PYTHONPATH:+:$PYTHONPATH}}",
-        *(f"{user_policy} || export {key}={value}" for key, value in DEFAULTS.items()),
+        *(f"{user_policy} || export {key}={value}" for key, value in BUSY.items()),
         'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
     ]
 
