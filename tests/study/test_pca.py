@@ -43,3 +43,14 @@ def test_components_orthonormal_and_full_rank_is_exact():
 def test_bad_k():
     with pytest.raises(ValueError, match=r"Expected `k` in \[1, 4\], got 5"):
         fit_pca(torch.zeros(3, 4), 5)
+
+
+def test_why_missed_reads_the_curve():
+    """A rising curve blames the budget; a flat one with a train/validation gap blames overfitting;
+    a flat one without a gap says the net converged below the target."""
+    from regae.study.pca_vs_ae import why_missed
+
+    assert "still rising (+0.60 dB" in why_missed(0.6, 2.0, 24.0)
+    flat_gap = why_missed(0.05, 2.67, 24.83)
+    assert "not for lack of epochs" in flat_gap and "24.83 dB, 2.67 dB better" in flat_gap and "rising" not in flat_gap
+    assert "have converged below it" in why_missed(0.05, 0.3, 22.5)
