@@ -48,7 +48,8 @@ snapshot > "$RUN/system-files"
 bash "$SCRIPT" start --nodes 2 || exit 1
 eval "$(bash "$SCRIPT" env)"
 # in the background so that a signal to this script is handled at once (trap above)
-OMP_NUM_THREADS=1 "$PY" -m pytest -p no:cacheprovider -m slurm --basetemp "$RUN/pytest" "$@" &
+# --durations=0: the wall time of every test, for the record (issue #12 asks for it)
+OMP_NUM_THREADS=1 "$PY" -m pytest -p no:cacheprovider -m slurm --durations=0 --basetemp "$RUN/pytest" "$@" &
 TESTS=$!
 wait "$TESTS"
 rc=$?
