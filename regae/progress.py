@@ -47,6 +47,7 @@ class EpochSummary(Callback):
         return trainer.progress_bar_callback is None and trainer.is_global_zero and not trainer.sanity_checking
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = time.perf_counter()  # a run resumed mid-epoch gets no on_train_epoch_start first
         if trainer.is_global_zero:
             print(start_line(trainer, pl_module), file=self.stream or sys.stdout, flush=True)
 

@@ -47,3 +47,17 @@ def test_tiny_fit_prints_summary_lines_and_keeps_only_user_warnings(tmp_path):
     # a warning about the user's own settings still reaches them
     assert any("smaller than the logging interval" in m for m in messages)
     assert any(tmp_path.rglob("metrics.csv")) or any(tmp_path.rglob("events.out.tfevents.*"))  # CSV or TensorBoard
+
+
+def test_a_run_resumed_mid_epoch_times_its_epoch_from_the_resume(tmp_path):
+    """Lightning calls no on_train_epoch_start for the epoch a run resumes into: the epoch line must
+    still count from the resume, not from an unset clock (it printed the machine's uptime)."""
+    fit = ("fit", "--config", "sparse", "--model.widths", "[4, 8, 8]", "--trainer.default_root_dir", str(tmp_path),
+           *TINY[:-2], "--data.limit_train", "160", "--trainer.max_epochs", "1",
+           "--checkpoint.every_n_train_steps", "2")
+    code, _, err = run_cli(*fit, "--trainer.max_steps", "2")
+    assert code == 0, err
+    code, out, err = run_cli(*fit, "--trainer.max_steps", "5", "--ckpt_path", "last")
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("epoch 1/1"))
+    assert int(re.search(r"\((\d+) s\)", line).group(1)) < 120, line
