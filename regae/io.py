@@ -42,6 +42,7 @@ def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -50,6 +51,12 @@ def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -82,3 +82,18 @@ def test_weights_only_copy_loads_the_same_model_and_is_smaller(tmp_path):
     assert small.loss_history == full.loss_history and small.data_record == full.data_record
     assert slim.stat().st_size < 0.6 * ckpt.stat().st_size  # no Adam moments
     assert "optimizer_states" not in regae.read_checkpoint(slim)
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    """mkstemp creates 0600 files; a checkpoint or report must get the mode any other saved file gets."""
+    import os
+    import stat
+
+    from regae.io import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(b"x", tmp_path / "a.ckpt")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.ckpt").stat().st_mode) == 0o644
