@@ -133,10 +133,11 @@ def describe_model(hp: dict[str, Any]) -> str:
 
 
 def training_line(card: Card) -> str:
-    """``1,200 steps (epoch 3)``, plus batch size and images when the data settings are stored."""
+    """``1,200 steps (epoch 4)``, plus batch size and images when the data settings are stored. The
+    epoch is counted from 1 (Lightning stores the 0-based index of the epoch the step belongs to)."""
     if card.step is None:
         return "steps not stored"
-    line = f"{card.step:,} steps (epoch {card.epoch})" if card.epoch is not None else f"{card.step:,} steps"
+    line = f"{card.step:,} steps (epoch {card.epoch + 1})" if card.epoch is not None else f"{card.step:,} steps"
     if card.data and card.data.get("batch_size"):
         line += f", batch {card.data['batch_size']}"
         if card.data.get("limit_train"):

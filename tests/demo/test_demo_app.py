@@ -117,7 +117,7 @@ def test_live_update_shows_what_is_drawn_so_far(app, bare_map, tmp_path):
 def test_checkpoint_cards_say_how_each_model_was_trained(served):
     demo, _ = served
     cards = next(c["props"]["value"] for c in demo.config["components"] if c["props"].get("elem_id") == "status")
-    assert "≈ `sparse` with widths=[8, 16, 32]" in cards and "1,200 steps (epoch 3)" in cards
+    assert "≈ `sparse` with widths=[8, 16, 32]" in cards and "1,200 steps (epoch 4)" in cards
     assert "≈ `contractive-hutchinson` with widths=[8, 16, 32]" in cards and "1,000 steps" in cards
     assert "dB" in cards and "%" in cards and "measured at start-up on the 10,000 MNIST test images" in cards
 

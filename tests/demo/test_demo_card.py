@@ -18,7 +18,7 @@ def test_shipped_checkpoints_name_their_closest_preset_and_training():
     assert (sparse.preset, sparse.preset_stored, sparse.overrides) == ("sparse", False, {"widths": [8, 16, 32]})
     assert (sparse.step, sparse.epoch) == (1200, 3)
     assert preset_line(sparse) == "≈ `sparse` with widths=[8, 16, 32]"
-    assert training_line(sparse) == "1,200 steps (epoch 3)"
+    assert training_line(sparse) == "1,200 steps (epoch 4)"
     assert describe_model(sparse.hparams) == "unet [8, 16, 32], d=32 sigmoid; kl(rho=0.05) ×0.001; mse, adam lr 0.001"
     # --config contractive with the regularizer switched to Hutchinson: that is the other preset's model
     contractive = read_card("contractive", SHIPPED / "contractive.ckpt")
@@ -41,7 +41,7 @@ def test_a_stored_preset_and_data_settings_are_taken_from_the_file(tmp_path):
     assert card.overrides == {"regularizers": [{"name": "contractive", "weight": 0.0001, "mode": "hutchinson",
                                                 "probes": 1}], "widths": [8, 16, 32]}
     assert preset_line(card).startswith("`contractive` with regularizers=")
-    assert training_line(card) == "1,000 steps (epoch 3), batch 64, 20,000 training images"
+    assert training_line(card) == "1,000 steps (epoch 4), batch 64, 20,000 training images"
 
 
 def test_unusable_files_raise_checkpoint_errors(tmp_path):
