@@ -3,6 +3,7 @@
 import re
 import warnings
 
+import pytest
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from regae.progress import EpochSummary, ProgressBar, summary_line
@@ -49,6 +50,7 @@ def test_tiny_fit_prints_summary_lines_and_keeps_only_user_warnings(tmp_path):
     assert any(tmp_path.rglob("metrics.csv")) or any(tmp_path.rglob("events.out.tfevents.*"))  # CSV or TensorBoard
 
 
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # resuming into it
 def test_a_run_resumed_mid_epoch_times_its_epoch_from_the_resume(tmp_path):
     """Lightning calls no on_train_epoch_start for the epoch a run resumes into: the epoch line must
     still count from the resume, not from an unset clock (it printed the machine's uptime)."""
