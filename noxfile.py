@@ -162,8 +162,9 @@ WATCHED = ("/tmp", "/etc", "/usr/local/bin")
 
 
 def machine_state(roots: tuple[str, ...] = WATCHED, by_content: tuple[str, ...] = ("/etc", "/usr/local/bin"),
-                  ) -> dict[str, tuple[int, str]]:
-    """path -> (size, fingerprint) of every file and folder under ``roots`` that can be read.
+                  skip: tuple[str, ...] = (str(Path(__file__).resolve().parent),)) -> dict[str, tuple[int, str]]:
+    """path -> (size, fingerprint) of every file and folder under ``roots`` that can be read,
+    except those under ``skip`` (this checkout: a clone in /tmp fills its own .nox, .venv, ...).
 
     Under ``by_content`` the fingerprint is a hash of the bytes (a file rewritten with the same
     content, e.g. a line added to /etc/hosts and removed again, is unchanged); elsewhere (/tmp,
@@ -173,6 +174,7 @@ def machine_state(roots: tuple[str, ...] = WATCHED, by_content: tuple[str, ...] 
     for root in roots:
         hashed = root in by_content
         for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if os.path.join(folder, d) not in skip]
             for name in dirs:
                 state[os.path.join(folder, name)] = (0, "dir")
             for name in files:

@@ -52,6 +52,16 @@ def test_machine_state_sees_new_changed_and_removed(tmp_path, by_content):
     assert (after[str(tmp_path / "same")] == before[str(tmp_path / "same")]) is by_content
 
 
+def test_machine_state_skips_the_checkout(tmp_path):
+    """A clone under /tmp writes its own .nox, .venv and caches: those are not leftovers."""
+    repo = tmp_path / "clone"
+    (repo / ".nox").mkdir(parents=True)
+    (tmp_path / "stray").write_text("x")
+    state = noxfile.machine_state((str(tmp_path),), by_content=(), skip=(str(repo),))
+    assert set(state) == {str(tmp_path / "stray")}
+    assert str(noxfile.Path(noxfile.__file__).resolve().parent) in noxfile.machine_state.__defaults__[2]
+
+
 def test_compare_state_rules():
     before = {"/tmp/old": (1, "1"), "/etc/hosts": (1, "a"), "/usr/local/bin/sacct": (1, "a"), "/etc/gone": (1, "a")}
     after = {"/tmp/new": (0, "dir"), "/tmp/new/deep": (3, "3"), "/etc/hosts": (2, "b"), "/usr/local/bin/sacct": (2, "b"),
