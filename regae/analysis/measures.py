@@ -25,7 +25,7 @@ from torchmetrics.image import PeakSignalNoiseRatio  # noqa: E402
 
 from regae.analysis.embed import reconstruct  # noqa: E402
 from regae.analysis.section import Section  # noqa: E402
-from regae.analysis.stats import mean_interval, pooled_psnr, psnr_difference, verdict  # noqa: E402
+from regae.analysis.stats import mean_interval, pairwise, pooled_psnr, psnr_difference  # noqa: E402
 from regae.analysis.tables import fmt, md_table  # noqa: E402
 from regae.data.mnist import to_float  # noqa: E402
 from regae.regularizers.contractive import frobenius_exact  # noqa: E402
@@ -142,14 +142,7 @@ def fmt_psnr(values: list[float]) -> str:
 
 def psnr_comparisons(sq_err: dict[str, np.ndarray], seed: int = 0) -> list[dict]:
     """PSNR(A) − PSNR(B) for every pair of AEs, paired bootstrap over test images; sq_err: (seeds, N)."""
-    names, out = list(sq_err), []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            r = psnr_difference(sq_err[a], sq_err[b], seed=seed)
-            r.update(a=a, b=b, sentence=verdict(a, b, r["estimate"], (r["ci_low"], r["ci_high"]), r["p"], "dB",
-                                                n_boot=r["n_boot"]))
-            out.append(r)
-    return out
+    return pairwise(sq_err, psnr_difference, "dB", seed)
 
 
 def overview_section(groups: dict[str, list[Any]], test_images: Tensor, test_labels: Tensor, out: Path,

@@ -25,7 +25,7 @@ from torch import Tensor  # noqa: E402
 
 from regae.analysis.interpolate import DEFAULT_ALPHAS, interpolate  # noqa: E402
 from regae.analysis.section import Section  # noqa: E402
-from regae.analysis.stats import paired_bootstrap, verdict  # noqa: E402
+from regae.analysis.stats import paired_bootstrap, pairwise  # noqa: E402
 from regae.analysis.tables import fmt, fmt_mean_std, md_table, mean_std  # noqa: E402
 from regae.analysis.tsne import DIGITS  # noqa: E402
 from regae.data.mnist import to_float  # noqa: E402
@@ -162,14 +162,7 @@ def interior_psnr(results: PairResults, alphas=DEFAULT_ALPHAS) -> np.ndarray:
 
 def route_comparisons(per_pair: dict[str, np.ndarray], seed: int = 0) -> list[dict]:
     """Every pair of AEs: difference of the mean interior PSNR, paired over image pairs."""
-    names, out = list(per_pair), []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            r = paired_bootstrap(per_pair[a], per_pair[b], seed=seed)
-            r.update(a=a, b=b, sentence=verdict(a, b, r["estimate"], (r["ci_low"], r["ci_high"]), r["p"], "dB",
-                                                n_boot=r["n_boot"]))
-            out.append(r)
-    return out
+    return pairwise(per_pair, paired_bootstrap, "dB", seed)
 
 
 def interpolation_section(groups: dict[str, list], test_images: Tensor, test_labels: Tensor, out: Path,

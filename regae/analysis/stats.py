@@ -202,3 +202,16 @@ def accuracy_summary(correct: list[np.ndarray], n_boot: int = N_BOOT, seed: int 
         lo, hi = boot["ci_low"], boot["ci_high"]
     return {"accuracy": float(np.mean(per_seed)), "std_over_seeds": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1
             else None, "ci_low": lo, "ci_high": hi, "per_seed": per_seed, "n_test": int(len(correct[0]))}
+
+
+def pairwise(values: dict[str, np.ndarray], test: Callable[..., dict], unit: str, seed: int = 0) -> list[dict]:
+    """``test(values[a], values[b], seed=seed)`` for every pair a before b, each result with its names
+    and its :func:`verdict` sentence (``test`` returns estimate, ci_low, ci_high, p, n_boot)."""
+    names, out = list(values), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            r = test(values[a], values[b], seed=seed)
+            r.update(a=a, b=b, sentence=verdict(a, b, r["estimate"], (r["ci_low"], r["ci_high"]), r["p"], unit,
+                                                n_boot=r["n_boot"]))
+            out.append(r)
+    return out

@@ -126,3 +126,15 @@ def test_paired_difference_interval_worked_example() -> None:
     se = math.sqrt(40 - 0.4) / 1000
     assert (lo, hi) == pytest.approx((0.02 - 1.959963985 * se, 0.02 + 1.959963985 * se), rel=1e-8)
     assert paired_difference_interval(0, 0, 50) == (0.0, 0.0)
+
+
+def test_pairwise_runs_the_test_on_every_pair_in_order_and_says_the_verdict():
+    from regae.analysis.stats import paired_bootstrap, pairwise
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=500)
+    values = {"a": base + 1.0, "b": base, "c": base + rng.normal(scale=1e-3, size=500)}
+    out = pairwise(values, paired_bootstrap, "dB", seed=0)
+    assert [(r["a"], r["b"]) for r in out] == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert out[0]["estimate"] == pytest.approx(1.0) and out[0]["sentence"].startswith("a is better than b")
+    assert "no significant difference" in out[2]["sentence"]
