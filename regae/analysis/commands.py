@@ -24,8 +24,8 @@ from regae.errors import ConfigError, OutputError, RegaeError
 #: name -> (preset of `--full`: the seed hyperparameters, preset of the CPU default).
 PRESETS: dict[str, tuple[str, str]] = {
     "sparse": ("sparse", "sparse"),
-    # the exact penalty costs 19x a plain step on a CPU (d = 32 VJPs); Hutchinson with one probe 1.6x, with a
-    # gradient error below the minibatch noise at that cost (benchmarks/README.md, "estimators at equal cost")
+    # the exact penalty costs 19x a plain step on a CPU (d = 32 VJPs); Hutchinson with one probe 1.6x, with the
+    # smallest gradient error per cost and the best model after equal CPU time (benchmarks/README.md, "estimators")
     "contractive": ("contractive", "contractive-hutchinson"),
 }
 #: The CPU default, the same for both AEs: the seed's hyperparameters (U-Net 16/32/64, d = 32, batch 128,
