@@ -31,7 +31,8 @@ PRESETS: dict[str, tuple[str, str]] = {
 #: The CPU default, the same for both AEs: the seed's hyperparameters (U-Net 16/32/64, d = 32, batch 128,
 #: constant Adam 1e-3) for CPU_EPOCHS epochs instead of 20. Chosen from learning curves measured on 2 cores
 #: (validation PSNR of `sparse`, epochs 1-8: 15.8 17.1 18.3 19.4 20.3 21.0 21.5 22.0 dB; 24.4 dB test after 20).
-#: A cosine decay from 2e-3 over the same 6 epochs ended lower (20.7 dB test), so the seed's schedule stays.
+#: One pilot with a cosine decay from 2e-3 over the same 6 epochs reached 20.7 dB (test; one run, not tested
+#: against the constant rate), no sign of a gain, so the seed's schedule stays.
 CPU_EPOCHS = 6
 CPU_OVERRIDES = ["--trainer.max_epochs", str(CPU_EPOCHS)]
 

@@ -68,9 +68,9 @@ def run(ctx: StudyContext) -> list[Section]:
         "16x3x3 map (144 values). Decoders: **unpool** (MaxUnpool2d with the encoder's indices + 3x3 conv), "
         "**deconv** (ConvTranspose2d upsampling), **both** (unpool with indices + 3x3 transposed conv). Binary "
         "cross-entropy (with MSE this sigmoid-output net collapses to an all-black output in its first steps). "
-        "The literature's direction (Zeiler & Fergus 2014; Zhao et al. 2016, stacked what-where AEs; Zhang et al. "
-        "2016): unpooling with the encoder's pooling switches (\"where\") reconstructs better than a decoder that "
-        "has to learn where to put each value.",
+        "The literature's expectation (Zeiler & Fergus 2014; Zhao et al. 2016, stacked what-where AEs; Zhang et al. "
+        "2016): passing the encoder's pooling switches (\"where\") to an unpooling decoder helps it put each value in "
+        "place, where a transposed convolution has to learn that; the paired test below checks it on this net.",
         ctx.budget_text("conv") + f" Validation on {ctx.level.val_images:,} held-out training images.",
         table(["decoder", "parameters", "test PSNR (dB)", "last-epoch train BCE (seed 1)",
                "last-epoch val BCE (seed 1)"], rows),

@@ -138,3 +138,16 @@ def test_pairwise_runs_the_test_on_every_pair_in_order_and_says_the_verdict():
     assert [(r["a"], r["b"]) for r in out] == [("a", "b"), ("a", "c"), ("b", "c")]
     assert out[0]["estimate"] == pytest.approx(1.0) and out[0]["sentence"].startswith("a is better than b")
     assert "no significant difference" in out[2]["sentence"]
+
+
+def test_unpaired_psnr_difference_on_sets_of_different_sizes():
+    """Two draws of one distribution: no significant difference; errors 10x smaller: +10 dB, p tiny."""
+    from regae.analysis.stats import unpaired_psnr_difference
+
+    rng = np.random.default_rng(1)
+    a, b = rng.gamma(2.0, 0.005, size=3000), rng.gamma(2.0, 0.005, size=2000)
+    same = unpaired_psnr_difference(a, b, n_boot=2000)
+    assert same["p"] > 0.05 and same["ci_low"] < 0 < same["ci_high"]
+    far = unpaired_psnr_difference(a / 10, b, n_boot=2000)
+    assert far["estimate"] == pytest.approx(10 + 10 * np.log10(b.mean() / a.mean()))
+    assert far["p"] < 1e-3 and far["ci_low"] > 9

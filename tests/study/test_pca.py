@@ -46,11 +46,15 @@ def test_bad_k():
 
 
 def test_why_missed_reads_the_curve():
-    """A rising curve blames the budget; a flat one with a train/validation gap blames overfitting;
-    a flat one without a gap says the net converged below the target."""
-    from regae.study.pca_vs_ae import why_missed
+    """A rising curve blames the budget; a flat one with a significant train/validation gap blames
+    generalisation; a flat one without a gap says the net converged below the target."""
+    from regae.study.pca_vs_ae import gap_text, why_missed
 
-    assert "still rising (+0.60 dB" in why_missed(0.6, 2.0, 24.0)
-    flat_gap = why_missed(0.05, 2.67, 24.83)
-    assert "not for lack of epochs" in flat_gap and "24.83 dB, 2.67 dB better" in flat_gap and "rising" not in flat_gap
-    assert "have converged below it" in why_missed(0.05, 0.3, 22.5)
+    gap = {"estimate": 2.71, "ci_low": 2.59, "ci_high": 2.82, "p": 1e-4, "n_boot": 10_000}
+    assert "still rising (+0.60 dB" in why_missed(0.6, gap)
+    flat_gap = why_missed(0.05, gap)
+    assert "generalisation gap" in flat_gap and "at least 2.59 dB" in flat_gap and "rising" not in flat_gap
+    none = {**gap, "estimate": 0.1, "ci_low": -0.1, "p": 0.3}
+    assert "have converged below it" in why_missed(0.05, none)
+    assert gap_text(gap) == "2.71 dB higher on the training images (95 % CI [+2.59, +2.82] dB, p < 2.0e-04)"
+    assert gap_text(none).startswith("no significant difference (+0.10 dB")
