@@ -17,3 +17,24 @@ def small_reference(model=None, *, n_train: int = 2000, n_test: int = 1000) -> R
     full = mnist_reference()
     return full._replace(train_images=full.train_images[:n_train], train_labels=full.train_labels[:n_train],
                          test_images=full.test_images[:n_test], test_labels=full.test_labels[:n_test])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(predictor, css: str | None = None):
+    """The demo app over ``predictor``'s checkpoints, served on a free loopback port; ``close()`` it."""
+    import numpy as np
+
+    from demo.app import build_demo
+
+    demo = build_demo(predictor.checkpoint_dir, rng=np.random.default_rng(0), predictor=predictor)
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                **({"css": css} if css else {}))
+    return demo

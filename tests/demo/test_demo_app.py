@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -13,22 +12,14 @@ import pytest  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from demo.app import build_demo  # noqa: E402
 from demo.latent_map import LATENT_ROUTE, PIXEL_ROUTE  # noqa: E402
 from demo.predictor import Predictor  # noqa: E402
 from demo.views import fmt_psnr, strips_image  # noqa: E402
-from tests.demo.helpers import small_reference  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.demo.helpers import launch, small_reference  # noqa: E402
 
 
 def serve(predictor: Predictor):
-    demo = build_demo(predictor.checkpoint_dir, rng=np.random.default_rng(0), predictor=predictor)
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    demo = launch(predictor)
     return demo, Client(demo.local_url, verbose=False, download_files=os.environ["GRADIO_TEMP_DIR"])
 
 

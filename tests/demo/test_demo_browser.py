@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -23,6 +22,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from tests.demo.helpers import launch  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -39,13 +40,9 @@ ZED = [(-0.25, -0.25), (0.25, -0.25), (-0.2, 0.3), (0.25, 0.3)]
 
 @pytest.fixture(scope="module")
 def url(shipped):
-    from demo.app import CSS, build_demo
+    from demo.app import CSS
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_demo(shipped.checkpoint_dir, rng=np.random.default_rng(0), predictor=shipped)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
+    demo = launch(shipped, css=CSS)
     yield demo.local_url
     demo.close()
 
@@ -177,13 +174,9 @@ def test_empty_canvas_gives_a_message_and_the_app_keeps_serving(page):
 @pytest.fixture(scope="module")
 def own_url(own):
     """The app over a folder of several datasets (conftest's ``own``: MNIST first, an RGB folder among them)."""
-    from demo.app import CSS, build_demo
+    from demo.app import CSS
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_demo(own.checkpoint_dir, rng=np.random.default_rng(0), predictor=own)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
+    demo = launch(own, css=CSS)
     yield demo.local_url
     demo.close()
 

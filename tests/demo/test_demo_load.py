@@ -8,15 +8,14 @@ sends a different pair of MNIST test digits; every answer must be the answer for
 from __future__ import annotations
 
 import os
-import socket
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from demo.testing.load import Case, make_cases, mismatch, run_users  # noqa: E402
+from tests.demo.helpers import launch  # noqa: E402
 
 USERS, RUNS = 8, 5
 DEADLINE_S = 300  # measured ~10-20 s on a loaded 2-core machine; the bound only stops a hang
@@ -45,14 +44,8 @@ def test_an_answer_for_another_input_is_caught(shipped, tmp_path):
 
 @pytest.mark.browser  # in the browser session: it serves the app and runs many clients
 def test_many_users_at_once_all_get_their_own_answers(shipped, tmp_path):
-    from demo.app import build_demo
-
     cases = make_cases(shipped, "sparse", USERS, RUNS, tmp_path / "inputs", first=1000)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_demo(shipped.checkpoint_dir, rng=np.random.default_rng(0), predictor=shipped)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo = launch(shipped)
     try:
         report = run_users(demo.local_url, cases, "sparse", DEADLINE_S, tmp_path / "downloads")
     finally:

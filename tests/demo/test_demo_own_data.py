@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -26,6 +25,7 @@ from demo.predictor import Predictor  # noqa: E402
 from demo.views import cards_markdown, input_view, table_rows, zoom  # noqa: E402
 from regae.checkpoint import load_data  # noqa: E402
 from regae.data import load_dataset, to_float  # noqa: E402
+from tests.demo.helpers import launch  # noqa: E402
 from tests.owndata import RGB_CLASSES  # noqa: E402
 
 UNTOUCHED = {"background": None, "layers": [], "composite": None}
@@ -131,13 +131,7 @@ def test_checkpoints_whose_data_cannot_be_read_are_unusable_with_the_reason(own_
 
 @pytest.fixture(scope="module")
 def app(own):
-    from demo.app import build_demo
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_demo(own.checkpoint_dir, rng=np.random.default_rng(0), predictor=own)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo = launch(own)
     yield Client(demo.local_url, verbose=False, download_files=os.environ["GRADIO_TEMP_DIR"])
     demo.close()
 
