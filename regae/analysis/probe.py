@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from regae.analysis.embed import encode
 from regae.analysis.section import Section
-from regae.analysis.stats import accuracy_summary, compare_correct, fmt_p, verdict
+from regae.analysis.stats import POINTS_KEYS, accuracy_summary, compare_correct, fmt_p, verdict_of
 from regae.analysis.tables import md_table
 from regae.analysis.tsne import subset_indices
 
@@ -69,9 +69,7 @@ def comparisons(correct: dict[str, dict[str, list[np.ndarray]]], aes: list[str],
     for a, b in pairs:
         for clf in CLASSIFIERS:
             c = compare_correct(correct[a][clf], correct[b][clf], seed=seed)
-            c.update(a=a, b=b, classifier=clf,
-                     sentence=verdict(a, b, c["diff_points"], (c["ci_low_points"], c["ci_high_points"]), c["p"],
-                                      "points", n_boot=c["n_boot"]))
+            c.update(a=a, b=b, classifier=clf, sentence=verdict_of(c, a, b, "points", POINTS_KEYS))
             out.append(c)
     return out
 

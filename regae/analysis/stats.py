@@ -224,6 +224,19 @@ def accuracy_summary(correct: list[np.ndarray], n_boot: int = N_BOOT, seed: int 
             else None, "ci_low": lo, "ci_high": hi, "per_seed": per_seed, "n_test": int(len(correct[0]))}
 
 
+#: keys of a comparison result: (difference, interval low, interval high)
+ESTIMATE_KEYS = ("estimate", "ci_low", "ci_high")
+#: the same for accuracy comparisons (:func:`compare_correct`), in percentage points
+POINTS_KEYS = ("diff_points", "ci_low_points", "ci_high_points")
+
+
+def verdict_of(result: dict, name_a: str, name_b: str, unit: str, keys: tuple[str, str, str] = ESTIMATE_KEYS,
+               **kwargs) -> str:
+    """:func:`verdict` of a comparison result (a bootstrap or :func:`compare_correct` dict)."""
+    diff, lo, hi = (result[k] for k in keys)
+    return verdict(name_a, name_b, diff, (lo, hi), result["p"], unit, n_boot=result.get("n_boot"), **kwargs)
+
+
 def pairwise(values: dict[str, np.ndarray], test: Callable[..., dict], unit: str, seed: int = 0) -> list[dict]:
     """``test(values[a], values[b], seed=seed)`` for every pair a before b, each result with its names
     and its :func:`verdict` sentence (``test`` returns estimate, ci_low, ci_high, p, n_boot)."""
@@ -231,7 +244,6 @@ def pairwise(values: dict[str, np.ndarray], test: Callable[..., dict], unit: str
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             r = test(values[a], values[b], seed=seed)
-            r.update(a=a, b=b, sentence=verdict(a, b, r["estimate"], (r["ci_low"], r["ci_high"]), r["p"], unit,
-                                                n_boot=r["n_boot"]))
+            r.update(a=a, b=b, sentence=verdict_of(r, a, b, unit))
             out.append(r)
     return out

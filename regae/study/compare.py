@@ -51,8 +51,7 @@ def pm(summary: dict, digits: int = 2, scale: float = 1.0) -> str:
 def compare_psnr(name_a: str, errors_a: np.ndarray, name_b: str, errors_b: np.ndarray, seed: int = 0) -> dict:
     """PSNR(A) − PSNR(B) in dB on the same test images: paired bootstrap, and the verdict sentence."""
     res = stats.psnr_difference(errors_a, errors_b, n_boot=N_BOOT, seed=seed)
-    res["verdict"] = stats.verdict(name_a, name_b, res["estimate"], (res["ci_low"], res["ci_high"]), res["p"],
-                                   "dB", n_boot=N_BOOT)
+    res["verdict"] = stats.verdict_of(res, name_a, name_b, "dB")
     return res
 
 
@@ -64,8 +63,7 @@ def compare_means(name_a: str, values_a: np.ndarray, name_b: str, values_b: np.n
     a = np.atleast_2d(np.asarray(values_a, float)).mean(0) * scale
     b = np.atleast_2d(np.asarray(values_b, float)).mean(0) * scale
     res = stats.paired_bootstrap(a, b, n_boot=N_BOOT, seed=seed)
-    res["verdict"] = stats.verdict(name_a, name_b, res["estimate"], (res["ci_low"], res["ci_high"]), res["p"],
-                                   unit, higher_is_better=higher_is_better, n_boot=N_BOOT, digits=digits)
+    res["verdict"] = stats.verdict_of(res, name_a, name_b, unit, higher_is_better=higher_is_better, digits=digits)
     return res
 
 
@@ -74,9 +72,7 @@ def compare_accuracy(name_a: str, correct_a: Sequence[np.ndarray], name_b: str, 
     """Accuracy(A) − accuracy(B) in points on the same test images (lists of per-seed boolean vectors):
     exact McNemar for one seed each, else the paired bootstrap; and the verdict sentence."""
     res = stats.compare_correct(list(correct_a), list(correct_b), n_boot=N_BOOT, seed=seed)
-    n_boot = res["n_boot"]
-    res["verdict"] = stats.verdict(name_a, name_b, res["diff_points"], (res["ci_low_points"], res["ci_high_points"]),
-                                   res["p"], "points", n_boot=n_boot, digits=1)
+    res["verdict"] = stats.verdict_of(res, name_a, name_b, "points", stats.POINTS_KEYS, digits=1)
     return res
 
 
