@@ -93,7 +93,7 @@ def hold_after_checkpoint(run: Path, attempt: int = 0, timeout: float = 240) -> 
         attempts = read_attempts(run)
         return len(attempts) > attempt and last_checkpoint(run) and attempts[attempt]["pid"]
 
-    pid = wait_for(ready, timeout, f"attempt {attempt} of {run} to write a checkpoint")
+    pid = wait_for(ready, timeout, f"attempt {attempt} of {run} to write a checkpoint", poll=0.02)
     assert send(pid, signal.SIGSTOP), f"rank 0 (pid {pid}) ended before it could be held"
     wait_for(lambda: is_stopped(pid) or not send(pid, 0), 10, f"pid {pid} to stop")
     return pid

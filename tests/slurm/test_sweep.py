@@ -12,6 +12,7 @@ import pytest
 from slurm_helpers import TINY, hold_after_checkpoint, release_on, signal_saves, wait_for
 
 import regae
+from regae import read_checkpoint
 from launch.__main__ import main as launch_main
 from launch.job import last_checkpoint, read_attempts
 from launch.options import parse_options
@@ -21,7 +22,7 @@ from launch.submit import launch, wait
 pytestmark = pytest.mark.slurm
 
 WEIGHTS = (1e-5, 1e-4, 1e-3, 1e-2)
-STEPS = 40
+STEPS = 400  # about 2 s a run: time to hold run 01 after its first checkpoint (40 steps took 0.15 s)
 
 
 def running_tasks(array: str) -> dict[str, str]:
@@ -36,6 +37,7 @@ def test_sweep_of_four_runs_two_at_a_time_on_two_nodes(slurm_up: str, tmp_path: 
     submitted = launch(parse_options([
         "--dir", str(root), "--partition", slurm_up, "--time", "10", "--max-parallel", "2", "--sbatch", "exclusive=",
         *TINY, "--trainer.max_steps", str(STEPS), "--trainer.max_epochs", "-1", "--checkpoint.every_n_train_steps", "10",
+        "--trainer.check_val_every_n_epoch", "10",
         "--model.regularizers", "[{name: l1, weight: 0.1}]",
         "--sweep", "model.regularizers.0.weight=" + ",".join(map(str, WEIGHTS)),
     ]))
@@ -54,6 +56,8 @@ def test_sweep_of_four_runs_two_at_a_time_on_two_nodes(slurm_up: str, tmp_path: 
     # preempt run 01 once it has a checkpoint: held, requeued by Slurm, released by Slurm's SIGTERM
     run1 = Path(submitted.runs[1].dir)
     pid = hold_after_checkpoint(run1)
+    held_at = read_checkpoint(last_checkpoint(run1))["global_step"]
+    assert held_at < STEPS, f"run 01 was held only after its last step ({held_at}): nothing left to preempt"
     both = wait_for(lambda: len(running_tasks(array)) == 2 and running_tasks(array), 120, "two tasks running")
     assert sorted(both.values()) == ["regae-n1", "regae-n2"]  # exclusive: one run per node
     subprocess.run(["scontrol", "requeue", ids[1]], check=True, timeout=30)
@@ -66,7 +70,10 @@ def test_sweep_of_four_runs_two_at_a_time_on_two_nodes(slurm_up: str, tmp_path: 
     assert most == 2
     assert wait(submitted.jobs) == 0
 
-    (saved,) = signal_saves(submitted.jobs[1].stdout() or "", "SIGTERM")
+    log1 = submitted.jobs[1].stdout() or ""
+    saves = signal_saves(log1, "SIGTERM")
+    assert len(saves) == 1, f"run 01 saved on SIGTERM at steps {saves}; its log:\n{log1[-4000:]}"
+    (saved,) = saves
     table = rows(root)
     assert [(r["run"], r["job"], r["state"], r["run_state"], r["step"], r["ckpt_step"], r["attempts"]) for r in table] == [
         (f"{i:02d}-weight={w}", ids[i], "COMPLETED", "completed", STEPS, STEPS, 2 if i == 1 else 1)
