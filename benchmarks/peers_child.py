@@ -1,6 +1,6 @@
 """One training run for bench_peers.py, in its own process: regae or pythae, or a contention probe.
 
-    python benchmarks/peers_child.py OUT.json fit regae|pythae MODEL EPOCHS [--limit N]
+    python benchmarks/peers_child.py OUT.json fit regae|regae-bf16|pythae MODEL EPOCHS [--limit N]
     python benchmarks/peers_child.py OUT.json steps regae|torch NET STEPS
 
 Only the standard library is imported at the top: OpenMP reads its settings when torch loads,
@@ -13,7 +13,9 @@ progress bar, logger and checkpointing as ``regae fit``), pythae through its ``B
 with the *same* regae net (same initial weights) wrapped in pythae's encoder/decoder classes.
 Both take the same batch size, Adam learning rate and epochs. It writes the training time
 (wall and process CPU, from the first to the last batch's epoch, setup excluded on both sides)
-and the test MSE measured by :func:`test_mse`, the same code for both.
+and the test MSE measured by :func:`test_mse`, the same code for both. ``regae-bf16`` is regae
+with ``--trainer.precision bf16-mixed`` (bfloat16 autocast on the CPU; pythae's ``amp`` is CUDA
+only); its test MSE is measured in float32 like the others.
 
 ``steps`` runs a regae training step (Lightning, as ``regae fit`` does) for STEPS steps and
 writes the median step wall time, for the contention measurement.
@@ -64,7 +66,7 @@ def test_mse(net) -> float:
     return total / (len(test.images) * 784)
 
 
-def fit_regae(model: str, epochs: int, limit: int | None) -> dict:
+def fit_regae(model: str, epochs: int, limit: int | None, precision: str = "32-true") -> dict:
     from regae.runtime import configure_threads
 
     configure_threads()  # what the `regae` command does first
@@ -86,7 +88,7 @@ def fit_regae(model: str, epochs: int, limit: int | None) -> dict:
     name, extra, _ = MODELS[model]
     with tempfile.TemporaryDirectory() as root:
         argv = ["fit", "--config", name, *extra, "--trainer.max_epochs", str(epochs), "--data.val_size", "0",
-                "--trainer.limit_val_batches", "0", "--trainer.default_root_dir", root,
+                "--trainer.limit_val_batches", "0", "--trainer.default_root_dir", root, "--trainer.precision", precision,
                 *(["--data.limit_train", str(limit)] if limit else [])]
         # the CLI's own defaults (progress bar every 10 steps), plus the timer
         run_trainer_cli(resolve_presets(argv), {"callbacks": [TQDMProgressBar(refresh_rate=10), timer]})
@@ -196,7 +198,10 @@ def main(argv: list[str]) -> None:
     out, mode, who, what, amount = argv[:5]
     limit = int(argv[argv.index("--limit") + 1]) if "--limit" in argv else None
     if mode == "fit":
-        result = (fit_regae if who == "regae" else fit_pythae)(what, int(amount), limit)
+        if who == "pythae":
+            result = fit_pythae(what, int(amount), limit)
+        else:
+            result = fit_regae(what, int(amount), limit, "bf16-mixed" if who == "regae-bf16" else "32-true")
         result["images"] = (limit or TRAIN_IMAGES) * int(amount)
     else:
         result = steps(who, what, int(amount))

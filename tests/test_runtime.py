@@ -7,10 +7,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from regae.runtime import BUSY, IDLE, USER_POLICY_VARS, configure_threads, machine_busy, thread_settings
+from regae import runtime
+from regae.runtime import (
+    BUSY,
+    IDLE,
+    USER_POLICY_VARS,
+    _cpu_jiffies,
+    configure_threads,
+    machine_busy,
+    others_cpu_use,
+    thread_settings,
+)
 
 POLICY_VARS = sorted({*USER_POLICY_VARS, *BUSY, *IDLE})
 PROBE = (
@@ -59,12 +70,51 @@ def test_thread_settings_is_pure_and_defers_to_the_user() -> None:
     assert BUSY == {"OMP_WAIT_POLICY": "PASSIVE"} and not set(BUSY) & set(IDLE)
 
 
-@pytest.mark.parametrize(("load", "others", "cores", "busy"), [
+@pytest.mark.parametrize(("use", "others", "cores", "busy"), [
     (0.3, 0, 2, False), (0.9, 0, 2, False), (1.0, 0, 2, True), (0.2, 1, 2, True),  # a neighbour that just started
-    (12.0, 12, 2, True), (3.0, 2, 8, False), (4.0, 0, 8, True), (0.0, 0, 1, False),
+    (2.0, 12, 2, True), (3.0, 2, 8, False), (4.0, 0, 8, True), (0.0, 0, 1, False),
 ])
-def test_busy_when_others_keep_half_the_cores_busy(load, others, cores, busy) -> None:
-    assert machine_busy(load, others, cores) is busy
+def test_busy_when_others_keep_half_the_cores_busy(use, others, cores, busy) -> None:
+    assert machine_busy(use, others, cores) is busy
+
+
+def test_the_lagging_load_average_is_read_only_when_nothing_else_can_be(monkeypatch) -> None:
+    # a neighbour that stopped a minute ago: the load average still says 2.5, the cores are idle now
+    assert machine_busy(0.1, 0, 2, load=2.5) is False
+    monkeypatch.setattr(runtime, "others_cpu_use", lambda: None)  # no /proc/stat (not Linux)
+    monkeypatch.setattr(runtime, "runnable_others", lambda: None)
+    assert machine_busy(cores=2, load=2.5) is True and machine_busy(cores=2, load=0.3) is False
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (_ for _ in ()).throw(OSError()))
+    assert machine_busy(cores=2) is True  # nothing can be read: sleep at once, the safe side
+
+
+STAT = """cpu  400 0 200 9000 50 0 10 0 0 0
+cpu0 100 0 50 4000 25 0 5 0 0 0
+cpu1 300 0 150 5000 25 0 5 0 0 0
+intr 12345 0 0
+procs_running 3
+"""
+
+
+def test_cpu_ticks_count_busy_time_of_the_chosen_cores_only() -> None:
+    assert _cpu_jiffies(STAT, None) == (610, 9660)  # busy: user + system + softirq; total adds idle + iowait
+    assert _cpu_jiffies(STAT, {1}) == (455, 5480)  # the aggregate "cpu" line is never counted
+    assert _cpu_jiffies(STAT, {7}) == (0, 0)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux only")
+def test_a_busy_neighbour_is_seen_at_once() -> None:
+    """A process spinning on this process's first core shows as about one core's worth of use
+    within 0.1 s; no load average could see it that soon."""
+    cpu = min(os.sched_getaffinity(0))
+    spin = subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"])
+    try:
+        time.sleep(0.3)  # started and spinning
+        alone = others_cpu_use()
+        assert alone is not None and alone >= 0.8, alone
+    finally:
+        spin.kill()
+        spin.wait()
 
 
 DDP_FIT = ["fit", "--config", "sparse", "--model.widths", "[4, 8, 8]", "--trainer.accelerator", "cpu",

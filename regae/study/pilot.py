@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--schedule", choices=("constant", "cosine"), default="cosine")
     p.add_argument("--warmup", type=float, default=0.02)
     p.add_argument("--loss", choices=("mse", "bce"), default=None, help="override the spec's loss")
+    p.add_argument("--corrupt", default=None, help="train on corrupted inputs (a denoising criterion), e.g. gaussian:0.2")
+    p.add_argument("--weight-decay", type=float, default=None, help="Adam's L2 weight decay")
     p.add_argument("--images", type=int, default=None, help="training images (default: all 55,000)")
     p.add_argument("--val", type=int, default=5000, help="validation images (default: 5000)")
     p.add_argument("--seed", type=int, default=0)
@@ -47,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = dict(specs.PILOT_SPECS[args.spec])
     if args.loss:
         spec["loss"] = args.loss
+    if args.corrupt:
+        spec["corrupt"] = args.corrupt
+    if args.weight_decay is not None:
+        spec["weight_decay"] = args.weight_decay
     pl.seed_everything(args.seed, verbose=False)
     model = AutoEncoder(seed=args.seed, lr=args.lr, lr_schedule=args.schedule, warmup=args.warmup, **spec)
     data = MNISTDataModule(batch_size=args.batch, limit_train=args.images, limit_test=args.val,

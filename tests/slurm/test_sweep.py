@@ -12,12 +12,12 @@ import pytest
 from slurm_helpers import TINY, hold_after_checkpoint, release_on, signal_saves, wait_for
 
 import regae
-from regae import read_checkpoint
 from launch.__main__ import main as launch_main
 from launch.job import last_checkpoint, read_attempts
 from launch.options import parse_options
 from launch.status import rows
 from launch.submit import launch, wait
+from regae import read_checkpoint
 
 pytestmark = pytest.mark.slurm
 
