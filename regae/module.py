@@ -19,6 +19,7 @@ from torchmetrics.image import PeakSignalNoiseRatio
 
 from regae.data.corrupt import Corruption
 from regae.errors import CheckpointError, ConfigError, NonFiniteLossError
+from regae.layout import CHANNELS_LAST, match_param_layouts, wants_channels_last
 from regae.nets import AEOutput, build_net
 from regae.regularizers import build_regularizers
 from regae.schedule import check_schedule, lr_factor
@@ -122,6 +123,7 @@ class AutoEncoder(pl.LightningModule):
         self.val_psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.test_psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.loss_history: list[tuple[int, float]] = []  # (global step, training loss)
+        self._memory_format: torch.memory_format | None = None  # channels-last once setup() chose it
         self.data_record: dict[str, Any] | None = None  # the data it was trained on (ImageDataset.record())
 
     # -- model ---------------------------------------------------------------
@@ -148,6 +150,16 @@ class AutoEncoder(pl.LightningModule):
             return F.binary_cross_entropy(x_hat.clamp(1e-7, 1 - 1e-7), x)
         return F.mse_loss(x_hat, x)
 
+    # -- layout: channels-last conv nets on the CPU (regae.layout) ------------
+    def setup(self, stage: str) -> None:
+        if wants_channels_last(self.net, self.trainer.strategy.root_device):
+            self.net.to(memory_format=CHANNELS_LAST)  # before DDP wraps it and the optimizer sees it
+            self._memory_format = CHANNELS_LAST
+
+    def on_train_start(self) -> None:
+        for optimizer in self.trainer.optimizers:  # restored from a checkpoint by now
+            match_param_layouts(optimizer)
+
     # -- steps ---------------------------------------------------------------
     def step_generator(self) -> torch.Generator:
         """Noise source for this step: a function of (seed, global step, rank) only."""
@@ -156,6 +168,8 @@ class AutoEncoder(pl.LightningModule):
 
     def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, AEOutput, dict[str, Tensor]]:
         x, _ = batch  # (B, C, H, W)
+        if self._memory_format is not None:
+            x = x.contiguous(memory_format=self._memory_format)
         training = stage == "train"
         gen = self.step_generator() if training else None
         x_in = self.corruption(x, gen) if (training and self.corruption is not None) else x
