@@ -54,6 +54,7 @@ def test_why_missed_reads_the_curve():
     assert "still rising (+0.60 dB" in why_missed(0.6, gap)
     flat_gap = why_missed(0.05, gap)
     assert "generalisation gap" in flat_gap and "at least 2.59 dB" in flat_gap and "rising" not in flat_gap
+    assert "21.40 dB" in flat_gap  # the regularized pilots' evidence goes with the gap, and only there
     none = {**gap, "estimate": 0.1, "ci_low": -0.1, "p": 0.3}
     assert "have converged below it" in why_missed(0.05, none)
     assert gap_text(gap) == "2.71 dB higher on the training images (95 % CI [+2.59, +2.82] dB, p < 2.0e-04)"
