@@ -35,19 +35,12 @@ from regae import AutoEncoder  # noqa: E402
 from regae.regularizers.contractive import (  # noqa: E402
     _as_function,
     frobenius_exact,
+    frobenius_hand_loop,
     frobenius_per_sample,
 )
 
 LAMBDA = 1e-4
 
-
-def hand_loop(h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The notebook way: d autograd VJPs on the training graph. (B,)"""
-    total = x.new_zeros(x.shape[0])
-    for k in range(h.shape[1]):
-        (g,) = torch.autograd.grad(h[:, k].sum(), x, create_graph=True, retain_graph=True)
-        total = total + g.pow(2).flatten(1).sum(1)
-    return total
 
 
 def jacfwd_per_sample(encoder: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -88,7 +81,7 @@ def variants(x: torch.Tensor, device: torch.device) -> dict:
     out = {}
     specs = {
         "naive vmap(jacrev)": lambda e, xx, h: frobenius_per_sample(e, xx.detach()),
-        "hand loop": lambda e, xx, h: hand_loop(h, xx),
+        "hand loop": lambda e, xx, h: frobenius_hand_loop(h, xx),
         "torch.func c=1": lambda e, xx, h: frobenius_exact(e, xx.detach(), 1),
         "torch.func c=8": lambda e, xx, h: frobenius_exact(e, xx.detach(), 8),
         "torch.func c=all": lambda e, xx, h: frobenius_exact(e, xx.detach(), None),
@@ -109,7 +102,7 @@ def values_agree(x: torch.Tensor, device: torch.device) -> float:
     enc = model.net.encoder
     xx = x.detach().requires_grad_(True)
     h = enc(xx)
-    vals = [frobenius_per_sample(enc, x), hand_loop(h, xx).detach()]
+    vals = [frobenius_per_sample(enc, x), frobenius_hand_loop(h, xx).detach()]
     vals += [frobenius_exact(enc, x, c).detach() for c in (1, 8, None)]
     vals.append(model._shared_step((x, None), "train")[2]["reg/contractive"].detach().expand(x.shape[0]))
     ref = vals[0].mean()
@@ -122,7 +115,7 @@ def try_compile(x: torch.Tensor, device: torch.device) -> str:
     t0 = time.perf_counter()
     try:
         xx = x[:16].detach().requires_grad_(True)
-        hand_loop(enc(xx), xx).mean().backward()
+        frobenius_hand_loop(enc(xx), xx).mean().backward()
         return f"compiled hand loop ran ({time.perf_counter() - t0:.0f} s incl. compile)"
     except Exception as e:  # noqa: BLE001 - report whatever the compiler raised
         return f"{type(e).__name__}: {str(e).splitlines()[0][:120]} (after {time.perf_counter() - t0:.0f} s)"
@@ -139,7 +132,7 @@ def run(s: Settings, batch: int) -> list[Result]:
     xs = x[:4]
     enc8 = make_model(dev).net.encoder
     t8 = time_interleaved({
-        "hand loop (B=4)": lambda: (lambda xx: hand_loop(enc8(xx), xx).mean().backward())(xs.clone().requires_grad_(True)),
+        "hand loop (B=4)": lambda: (lambda xx: frobenius_hand_loop(enc8(xx), xx).mean().backward())(xs.clone().requires_grad_(True)),
         "jacfwd (B=4)": lambda: jacfwd_per_sample(enc8, xs).mean().backward(),
     }, s, repeats={"jacfwd (B=4)": 1, "hand loop (B=4)": 1})
     ours, naive, hand = t["regae exact (default)"], t["naive vmap(jacrev)"], t["hand loop"]

@@ -20,6 +20,7 @@ from regae.regularizers.contractive import (
     CPU_CHUNK,
     frobenius_exact,
     frobenius_exact_from_graph,
+    frobenius_hand_loop,
     frobenius_hutchinson,
     frobenius_per_sample,
     resolve_chunk,
@@ -27,14 +28,6 @@ from regae.regularizers.contractive import (
 
 D = 6  # latent size of the small U-Net
 
-
-def hand_loop(h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The notebook formulation: one autograd VJP per latent unit, on the batch. (B,)"""
-    total = x.new_zeros(x.shape[0])
-    for k in range(h.shape[1]):
-        (g,) = torch.autograd.grad(h[:, k].sum(), x, create_graph=True, retain_graph=True)
-        total = total + g.pow(2).flatten(1).sum(1)
-    return total
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +58,7 @@ def formulations(net, x):
 
     def hand():
         xr = x.clone().requires_grad_(True)
-        return hand_loop(enc(xr), xr)
+        return frobenius_hand_loop(enc(xr), xr)
 
     out = {"naive": lambda: frobenius_per_sample(enc, x), "hand": hand}
     for chunk in (1, 4, None):

@@ -109,6 +109,16 @@ def frobenius_exact_from_graph(h: Tensor, x: Tensor, chunk_size: int | str | Non
     return total
 
 
+def frobenius_hand_loop(h: Tensor, x: Tensor) -> Tensor:
+    """‖J_h(x)‖²_F per sample the notebook way: one autograd VJP per latent unit on the
+    batch's graph. (B,) The slow reference the fast paths are tested and benchmarked against."""
+    total = x.new_zeros(x.shape[0])
+    for k in range(h.shape[1]):
+        (g,) = torch.autograd.grad(h[:, k].sum(), x, create_graph=True, retain_graph=True)
+        total = total + g.pow(2).flatten(1).sum(1)
+    return total
+
+
 def frobenius_hutchinson(
     h: Tensor, x: Tensor, probes: int = 1, generator: torch.Generator | None = None
 ) -> Tensor:
