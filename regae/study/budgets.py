@@ -127,7 +127,7 @@ RECIPES = {r.name: r for r in (
         "epochs reached 22.6 dB validation PSNR (22.3 after 20 epochs; train MSE 0.0046 vs val 0.0055), short of "
         "Hinton's 24.2 dB, so the study uses Hinton's wider 784-1000-500-250-30 and a longer budget; with Adam 1e-3 "
         "at batch 128 it was 0.7–1 dB behind the course net at every one of the first 4 epochs, hence batch 64 "
-        "(twice the steps per epoch). Regularized pilots of the 50-epoch budget (2026-11-30): Gaussian input noise "
+        "(twice the steps per epoch). Regularized pilots of the 50-epoch budget (2026-11-30, one seed each, no interval): Gaussian input noise "
         "σ = 0.2 ended at 21.40 dB, 0.76 dB below the plain net; Adam's L2 weight decay 3e-5 was at 16.58 dB after "
         "11 epochs (plain: 20.47 dB after 10) and was stopped.")),
     Recipe("shallow", epochs=(2, 20, 40), batch_size=64, lr=2e-3, evidence=(

@@ -145,7 +145,8 @@ FLAT_DB = 0.25
 #: what two regularized pilots of the default level's deep AE measured (2026-11-30, `python -m
 #: regae.study.pilot hinton --epochs 50 --batch 64 --lr 1e-3 [--corrupt gaussian:0.2 | --weight-decay 3e-5]`)
 REGULARIZED_PILOTS = (
-    " Regularizing the same net on the same budget did not close it either (validation PSNR of pilot runs): "
+    " Regularizing the same net on the same budget did not close it either (validation PSNR of pilot runs, one "
+    "seed each, so without an interval; docs/study/pilots): "
     "Gaussian input noise σ = 0.2 (a denoising criterion) ended at 21.40 dB after the 50 epochs, 0.76 dB below "
     "the plain net, and Adam's L2 weight decay 3e-5 held it at 16.58 dB after 11 epochs (the plain net: 20.47 dB "
     "after 10), where that pilot was stopped; input noise slows the fit more than it narrows the gap."
