@@ -106,11 +106,16 @@ def machine_busy(use: float | None = None, others: float | None = None, cores: i
     the cores' worth of CPU they used in the last 0.1 s (:func:`others_cpu_use`) or the threads
     they have ready to run (:func:`runnable_others`: a neighbour that just started), whichever is
     larger, ≥ cores / 2. Only where neither can be read is the 1-minute load average used
-    (``load``; it lags a minute or two behind); True when nothing can be read."""
-    if use is None:
-        use = others_cpu_use()
+    (``load``; it lags a minute or two behind); True when nothing can be read. The instant count
+    is read first: when it already says busy, the 0.1 s sample is not taken."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if others is None:
         others = runnable_others()
+    if others is not None and others >= cores / 2:
+        return True
+    if use is None:
+        use = others_cpu_use()
     if use is None and others is None:
         if load is None:
             try:
@@ -118,8 +123,6 @@ def machine_busy(use: float | None = None, others: float | None = None, cores: i
             except (AttributeError, OSError):
                 return True
         use = load
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(use or 0.0, others or 0.0) >= cores / 2
 
 

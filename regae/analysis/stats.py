@@ -78,6 +78,14 @@ def _boot_p(observed: float, boots: np.ndarray) -> float:
     return min(1.0, 2 * (1 + int(other_side)) / (len(boots) + 1))
 
 
+def _boot_result(observed: float, boots: np.ndarray, n_boot: int, confidence: float) -> dict[str, float]:
+    """{'estimate', 'ci_low', 'ci_high', 'p', 'n_boot'}: the percentile interval and p of bootstrap draws."""
+    q = (1 - confidence) / 2
+    lo, hi = np.quantile(boots, [q, 1 - q])
+    return {"estimate": observed, "ci_low": float(lo), "ci_high": float(hi), "p": _boot_p(observed, boots),
+            "n_boot": n_boot}
+
+
 def bootstrap_statistic(
     a: np.ndarray, b: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], np.ndarray],
     n_boot: int = N_BOOT, seed: int = 0, confidence: float = CONFIDENCE, chunk: int = 500,
@@ -98,11 +106,7 @@ def bootstrap_statistic(
     for start in range(0, n_boot, chunk):  # (chunk, n) indices at a time: memory stays O(chunk · n)
         i = rng.integers(0, n, size=(min(chunk, n_boot - start), n), dtype=np.int32)
         boots.append(statistic(a[:, i].transpose(1, 0, 2), b[:, i].transpose(1, 0, 2)))
-    boots = np.concatenate(boots)
-    q = (1 - confidence) / 2
-    lo, hi = np.quantile(boots, [q, 1 - q])
-    return {"estimate": observed, "ci_low": float(lo), "ci_high": float(hi), "p": _boot_p(observed, boots),
-            "n_boot": n_boot}
+    return _boot_result(observed, np.concatenate(boots), n_boot, confidence)
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
@@ -141,11 +145,7 @@ def unpaired_psnr_difference(sq_err_a: np.ndarray, sq_err_b: np.ndarray, n_boot:
         ia = rng.integers(0, len(a), size=(k, len(a)), dtype=np.int32)
         ib = rng.integers(0, len(b), size=(k, len(b)), dtype=np.int32)
         boots.append(pooled_psnr(a[ia]) - pooled_psnr(b[ib]))
-    boots = np.concatenate(boots)
-    q = (1 - confidence) / 2
-    lo, hi = np.quantile(boots, [q, 1 - q])
-    return {"estimate": observed, "ci_low": float(lo), "ci_high": float(hi), "p": _boot_p(observed, boots),
-            "n_boot": n_boot}
+    return _boot_result(observed, np.concatenate(boots), n_boot, confidence)
 
 
 def mean_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, float | int | None]:
