@@ -17,11 +17,14 @@ ratio measures the libraries, not the wait policy.
 
 **Contention.** A regae training step (``regae fit``'s Lightning Trainer, batch 128) of the MLP
 and of the U-Net (``sparse``), median wall time, on the machine as it is ("idle") and beside one
-busy neighbour: a 2-thread torch matmul loop with torch's defaults, started 2 s before. Three
-settings: regae's defaults (the policy the ``regae`` command picks as it starts, seeing the
-neighbour or not), regae's idle-machine policy kept while the neighbour arrives later, and
-torch's defaults. Target: with regae's defaults the step beside the neighbour is ≤ 1.5x its
-idle time.
+busy neighbour: a 2-thread torch matmul loop with torch's defaults, started 2 s before. Four
+settings: regae's defaults (the wait policy the ``regae`` command picks as it starts, seeing the
+neighbour or not, and :class:`regae.cores.CoreShare` choosing the thread count), the same with
+regae's idle-machine wait policy kept (as when the neighbour arrives after the start), torch's
+defaults, and one thread. Target: with regae's defaults the step beside the neighbour is ≤ 1.5x
+its idle time. The idle one-thread step / the idle step is the least that ratio can be when the
+neighbour gets its fair share (one core of two): a net whose second core speeds it up more
+than 1.5x cannot meet the target beside a neighbour that keeps a core.
 
     python benchmarks/bench_peers.py [--epochs 2] [--repeats 3] [--only peers,contention]
     python benchmarks/bench_peers.py --clock wall --threads 2 --models ae,vae --only peers
@@ -126,12 +129,13 @@ def peers(epochs: int, repeats: int, limit: int | None, models: list[str], env: 
 
 
 def contention(repeats: int, nets: list[str], steps: dict[str, int]) -> list[Result]:
-    """Median step time as the machine is ("idle") and beside a busy neighbour, for three settings:
-    regae's defaults (the policy ``regae`` picks as it starts, seeing the neighbour or not), regae's
-    idle-machine policy kept while a neighbour arrives later (``IDLE`` set up front), torch's defaults."""
-    from regae.runtime import IDLE
+    """Median step time as the machine is ("idle") and beside a busy neighbour, for four settings
+    (module docstring): regae's defaults, regae with its idle-machine wait policy kept
+    (``IDLE`` set up front), torch's defaults, one thread."""
+    from regae.runtime import BUSY, IDLE
 
-    configs = {"regae": ("regae", {}), "regae, neighbour came later": ("torch", IDLE), "torch": ("torch", {})}
+    configs = {"regae": ("regae", {}), "regae, idle wait policy": ("regae-env", IDLE), "torch": ("torch", {}),
+               "one thread": ("torch", {"OMP_NUM_THREADS": "1", **BUSY})}
     t: dict[tuple[str, str, str], list[float]] = {}
     for r in range(repeats):
         for busy in (False, True):
@@ -166,6 +170,10 @@ def contention(repeats: int, nets: list[str], steps: dict[str, int]) -> list[Res
         results.append(Result(
             f"contention: {net} idle step, regae's / torch's defaults", idle / med[("torch", "idle")],
             None, "<=", f"{idle:.1f} vs {med[('torch', 'idle')]:.1f} ms/step"))
+        one = med[("one thread", "idle")]
+        results.append(Result(
+            f"contention: {net} idle step on one thread / regae's idle step (the fair-share floor)", one / idle,
+            None, "<=", f"{one:.1f} vs {idle:.1f} ms/step"))
     return results
 
 

@@ -1,7 +1,7 @@
 """One training run for bench_peers.py, in its own process: regae or pythae, or a contention probe.
 
     python benchmarks/peers_child.py OUT.json fit regae|regae-bf16|pythae MODEL EPOCHS [--limit N]
-    python benchmarks/peers_child.py OUT.json steps regae|torch NET STEPS
+    python benchmarks/peers_child.py OUT.json steps regae|regae-env|torch NET STEPS
 
 Only the standard library is imported at the top: OpenMP reads its settings when torch loads,
 so a run "with regae's defaults" must let :func:`regae.runtime.configure_threads` act first,
@@ -18,13 +18,17 @@ with ``--trainer.precision bf16-mixed`` (bfloat16 autocast on the CPU; pythae's 
 only); its test MSE is measured in float32 like the others.
 
 ``steps`` runs a regae training step (Lightning, as ``regae fit`` does) for STEPS steps and
-writes the median step wall time, for the contention measurement.
+writes the median step wall time, for the contention measurement: ``regae`` as the ``regae``
+command runs (its wait policy chosen as it starts, and :class:`regae.cores.CoreShare` choosing
+the thread count), ``regae-env`` with CoreShare but the OpenMP settings given in the
+environment, ``torch`` with neither.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -160,7 +164,8 @@ def fit_pythae(model: str, epochs: int, limit: int | None) -> dict:
 
 
 def steps(defaults: str, net: str, n: int) -> dict:
-    """Median wall time of a regae training step (``regae fit``'s Trainer, no progress bar)."""
+    """Median wall time of a regae training step (``regae fit``'s Trainer, no progress bar), and
+    the thread count most of the timed steps ran on."""
     if defaults == "regae":
         from regae.runtime import configure_threads
 
@@ -169,16 +174,19 @@ def steps(defaults: str, net: str, n: int) -> dict:
     import torch
 
     from regae import AutoEncoder, MNISTDataModule
+    from regae.cores import CoreShare
 
     class StepTimer(pl.Callback):
         def __init__(self) -> None:
             self.times: list[float] = []
+            self.threads: list[int] = []
 
         def on_train_batch_start(self, *args):
             self.t0 = time.perf_counter()
 
         def on_train_batch_end(self, *args):
             self.times.append(time.perf_counter() - self.t0)
+            self.threads.append(torch.get_num_threads())
 
     kwargs = {"mlp": dict(arch="mlp", widths=[512, 256, 128], latent_dim=30, decoder_widths=[128, 256],
                           latent_activation="none", lr=3e-4),
@@ -187,10 +195,11 @@ def steps(defaults: str, net: str, n: int) -> dict:
     timer = StepTimer()
     warm = 3
     trainer = pl.Trainer(max_steps=n + warm, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, limit_val_batches=0, callbacks=[timer])
+                         enable_model_summary=False, limit_val_batches=0,
+                         callbacks=[timer] if defaults == "torch" else [CoreShare(), timer])
     trainer.fit(AutoEncoder(**kwargs), MNISTDataModule(batch_size=128, val_size=0, limit_train=128 * (n + warm)))
     times = sorted(timer.times[warm:])
-    return {"median": times[len(times) // 2], "threads": torch.get_num_threads(),
+    return {"median": times[len(times) // 2], "threads": statistics.mode(timer.threads[warm:]),
             "env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_", "KMP_"))}}
 
 

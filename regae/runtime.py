@@ -26,11 +26,13 @@ is imported, and nothing if the user set any of :data:`USER_POLICY_VARS`):
   the ops of a training step (median ~25 µs, 75 % under ~120 µs on the MLP) while bounding
   what a spinning thread can take from a neighbour that starts later.
 
-The thread count is left alone: torch's default (one thread per core) or the user's
-``OMP_NUM_THREADS``; under DDP on a CPU, Lightning gives each of the ``n`` processes on a node
-``cores // n`` threads when ``OMP_NUM_THREADS`` is unset (``_set_num_threads_if_needed``),
-so regae never sets ``OMP_NUM_THREADS`` itself (tests/test_runtime.py checks both).
-The wait policy changes timing only, never results.
+The thread count is not set here: a count in the environment would reach the processes this
+one starts (Lightning's DDP workers, ``python -m launch``'s cluster jobs). Under DDP on a CPU,
+Lightning gives each of the ``n`` processes on a node ``cores // n`` threads when
+``OMP_NUM_THREADS`` is unset (``_set_num_threads_if_needed``); a one-process CPU run gets
+:class:`regae.cores.CoreShare`, which sets torch's count in-process to the cores other processes
+leave free, measured as it trains. regae never sets ``OMP_NUM_THREADS`` (tests/test_runtime.py
+checks both). The wait policy changes timing only, never results.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import statistics
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 
 #: set when other processes already keep the cores busy: OpenMP threads sleep at once
 BUSY: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
@@ -80,24 +83,51 @@ def _cpu_jiffies(stat: str, cpus: set[int] | None) -> tuple[int, int]:
     return busy, total
 
 
-def others_cpu_use(window: float = 0.1) -> float | None:
-    """Cores' worth of CPU time used over the next ``window`` seconds, on the cores this
-    process may run on, while this process sleeps: i.e. by other processes. None off Linux.
+@dataclass(frozen=True)
+class Sample:
+    """Cumulative counters at one moment: the CPUs' busy and total ticks, this process's CPU seconds, wall seconds."""
 
-    ``/proc/stat`` counts in ticks of 10 ms: over 0.1 s on 2 cores a busy core shows as 1.0 ± 0.1."""
-    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    busy: int
+    total: int
+    cpu: float
+    wall: float
+
+
+def cpus() -> set[int] | None:
+    """The CPUs this process may run on (None where the OS does not say)."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+
+
+def sample(on: set[int] | None = None) -> Sample | None:
+    """:class:`Sample` now, over the CPUs ``on`` (default: all); None where ``/proc/stat`` cannot be read."""
     try:
         with open("/proc/stat") as f:
-            busy0, total0 = _cpu_jiffies(f.read(), cpus)
-        time.sleep(window)
-        with open("/proc/stat") as f:
-            busy1, total1 = _cpu_jiffies(f.read(), cpus)
+            busy, total = _cpu_jiffies(f.read(), on)
     except (OSError, ValueError, IndexError):
         return None
-    if total1 <= total0:
+    return Sample(busy, total, time.process_time(), time.monotonic())
+
+
+def others_between(a: Sample, b: Sample, n: int) -> float | None:
+    """Cores' worth of CPU other processes used between two samples on ``n`` CPUs: all the
+    busy time minus this process's; None when no tick passed.
+
+    ``/proc/stat`` counts in ticks of 10 ms: over 0.1 s on 2 cores a busy core shows as 1.0 ± 0.1."""
+    if b.total <= a.total or b.wall <= a.wall:
         return None
-    n = len(cpus) if cpus else (os.cpu_count() or 1)
-    return n * (busy1 - busy0) / (total1 - total0)
+    return max(0.0, n * (b.busy - a.busy) / (b.total - a.total) - (b.cpu - a.cpu) / (b.wall - a.wall))
+
+
+def others_cpu_use(window: float = 0.1) -> float | None:
+    """Cores' worth of CPU time other processes use over the next ``window`` seconds, on the
+    cores this process may run on (this process sleeps meanwhile). None off Linux."""
+    on = cpus()
+    a = sample(on)
+    time.sleep(window)
+    b = sample(on)
+    if a is None or b is None:
+        return None
+    return others_between(a, b, len(on) if on else (os.cpu_count() or 1))
 
 
 def machine_busy(use: float | None = None, others: float | None = None, cores: int | None = None,

@@ -17,6 +17,7 @@ from lightning.pytorch.plugins import CheckpointIO
 
 from regae.checkpoint import load as load_checkpoint
 from regae.cli import TRAINER_COMMANDS, overview
+from regae.cores import CoreShare
 from regae.data.datamodule import ImageDataModule
 from regae.errors import ConfigError
 from regae.io import AtomicCheckpointIO
@@ -69,6 +70,8 @@ class RegaeCLI(LightningCLI):
         if config.get("enable_progress_bar") is False:  # drop the default bar rather than fail
             bar_free = [c for c in trainer_defaults.get("callbacks", []) if not isinstance(c, BaseProgressBar)]
             self.trainer_defaults = {**trainer_defaults, "callbacks": bar_free}
+        if config.get("enable_checkpointing") is False:  # no checkpoints asked for: drop regae's callback, not fail
+            callbacks = [c for c in callbacks if not isinstance(c, RegaeCheckpoint)]
         try:
             return super()._instantiate_trainer(config, callbacks)
         finally:
@@ -82,13 +85,14 @@ class RegaeCLI(LightningCLI):
 
 
 def trainer_defaults(extra: dict | None = None) -> dict:
-    """regae's Trainer defaults: the bar in a terminal, else one line per epoch; no summary table.
+    """regae's Trainer defaults: the bar in a terminal, else one line per epoch; no summary table;
+    on a shared CPU, threads for the cores other processes leave free (:class:`regae.cores.CoreShare`).
 
     ``extra`` adds or replaces defaults (``launch/`` passes Slurm plugins and its callbacks this
     way); its ``callbacks`` are added to regae's, and a progress bar among them replaces regae's.
     """
     defaults: dict = {
-        "callbacks": [ProgressBar(refresh_rate=10), EpochSummary()],
+        "callbacks": [ProgressBar(refresh_rate=10), EpochSummary(), CoreShare()],
         "default_root_dir": "runs/default",
         "enable_progress_bar": sys.stdout.isatty(),  # Lightning's bar writes to stdout; a log gets epoch lines
         "enable_model_summary": False,  # EpochSummary prints a one-line summary instead

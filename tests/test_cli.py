@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import regae
-from tests.helpers import fit_tiny, run_cli
+from tests.helpers import TINY, fit_tiny, run_cli
 
 
 def test_overview_lists_commands_and_presets():
@@ -46,6 +46,16 @@ def test_fit_writes_loadable_checkpoint(tmp_path):
     saved = sorted(tmp_path.rglob("config.yaml"))
     assert saved
     check_config_file(str(saved[0]))  # a run's own resolved config passes the early checks (launch/ trains from one)
+
+
+def test_a_run_without_checkpoints_trains_and_writes_none(tmp_path):
+    """``--trainer.enable_checkpointing false`` drops regae's checkpoint callback (Lightning
+    would refuse the pair with a traceback) and the run still reports its test PSNR."""
+    code, out, err = run_cli("fit", "--config", "sparse", "--trainer.default_root_dir", str(tmp_path),
+                             "--trainer.max_steps", "2", "--model.widths", "[4, 8, 8]", *TINY,
+                             "--trainer.enable_checkpointing", "false")
+    assert code == 0, err
+    assert not (tmp_path / "checkpoints").exists() and "test/psnr" in out
 
 
 @pytest.mark.parametrize(
