@@ -21,7 +21,9 @@ only); its test MSE is measured in float32 like the others.
 writes the median step wall time, for the contention measurement: ``regae`` as the ``regae``
 command runs (its wait policy chosen as it starts, and :class:`regae.cores.CoreShare` choosing
 the thread count), ``regae-env`` with CoreShare but the OpenMP settings given in the
-environment, ``torch`` with neither.
+environment, ``torch`` with neither. With ``$BENCH_NEIGHBOUR`` set (Python code) the child
+starts that neighbour itself after the warm-up steps, waits 3 s and times the steps after that:
+a neighbour that arrives while regae trains, which the wait policy chosen at the start cannot see.
 """
 
 from __future__ import annotations
@@ -187,6 +189,18 @@ def steps(defaults: str, net: str, n: int) -> dict:
         def on_train_batch_end(self, *args):
             self.times.append(time.perf_counter() - self.t0)
             self.threads.append(torch.get_num_threads())
+            if len(self.times) == warm and os.environ.get("BENCH_NEIGHBOUR"):
+                import subprocess
+
+                env = {k: v for k, v in os.environ.items() if k != "BENCH_NEIGHBOUR"}
+                self.neighbour = subprocess.Popen([sys.executable, "-c", os.environ["BENCH_NEIGHBOUR"]], env=env,
+                                                  start_new_session=True)
+                time.sleep(3.0)  # it imports torch (1-2 s on a shared machine) and spins
+
+        def teardown(self, *args, **kwargs):
+            if getattr(self, "neighbour", None):
+                self.neighbour.kill()
+                self.neighbour.wait()
 
     kwargs = {"mlp": dict(arch="mlp", widths=[512, 256, 128], latent_dim=30, decoder_widths=[128, 256],
                           latent_activation="none", lr=3e-4),
