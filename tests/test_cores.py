@@ -18,7 +18,7 @@ from regae import cores
 from regae.cores import CoreShare, fair_threads
 from regae.data.datamodule import MNISTDataModule
 from regae.module import AutoEncoder
-from regae.runtime import Sample, others_between
+from regae.runtime import Sample, others_between, others_cpu_use
 from tests.helpers import fit_tiny
 
 
@@ -102,6 +102,9 @@ def test_a_run_beside_busy_neighbours_drops_to_one_thread_and_takes_the_cores_ba
     goes to 1 thread; once the probe kills the neighbours it goes back to 2 within a look or two,
     and the run ends with the thread count it started with."""
     two = sorted(os.sched_getaffinity(0))[:2]
+    already = others_cpu_use(0.5)
+    if already is not None and already >= 0.5:  # the cores would not come back: nothing to see
+        pytest.skip(f"other processes already use {already:.1f} cores")
     pinned = ",".join(map(str, two))
     spinners = [subprocess.Popen([sys.executable, "-c", SPIN, pinned]) for _ in range(2)]
     try:

@@ -6,6 +6,7 @@ import warnings
 import pytest
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from regae.cores import CoreShare
 from regae.progress import EpochSummary, ProgressBar, summary_line
 from regae.quiet import WARNINGS
 from regae.trainer_cli import trainer_defaults
@@ -21,10 +22,10 @@ def test_summary_line():
 
 def test_extra_callbacks_join_the_defaults_and_a_bar_replaces_ours():
     kinds = lambda d: [type(c) for c in d["callbacks"]]  # noqa: E731
-    assert kinds(trainer_defaults()) == [ProgressBar, EpochSummary]
+    assert kinds(trainer_defaults()) == [ProgressBar, EpochSummary, CoreShare]
     theirs = TQDMProgressBar(refresh_rate=50)
     merged = trainer_defaults({"callbacks": [theirs], "plugins": ["x"]})
-    assert kinds(merged) == [EpochSummary, TQDMProgressBar] and merged["callbacks"][1] is theirs
+    assert kinds(merged) == [EpochSummary, CoreShare, TQDMProgressBar] and merged["callbacks"][2] is theirs
     assert merged["plugins"] == ["x"] and merged["enable_model_summary"] is False
 
 
