@@ -92,6 +92,12 @@ class CoreShare(Callback):
                   f"{trainer.global_step}", file=sys.stderr, flush=True)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._restore()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._restore()  # an interrupted or failed fit gets no teardown call
+
+    def _restore(self) -> None:
         if self.active and torch.get_num_threads() != self.start_threads:
             torch.set_num_threads(self.start_threads)
         self.active = False

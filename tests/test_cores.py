@@ -93,6 +93,31 @@ def test_a_busy_run_trains_on_the_free_cores_and_ends_with_its_own_count(monkeyp
         torch.set_num_threads(before)
 
 
+class Fail(pl.Callback):
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == 2:
+            raise RuntimeError("a failing step")
+
+
+def test_a_failed_run_gives_the_count_back_too(monkeypatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cores, "cpus", lambda: {0, 1})
+    monkeypatch.setattr(cores, "others_between", lambda a, b, n: 1.5)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = Seen()
+        trainer = pl.Trainer(max_steps=5, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                             enable_checkpointing=False, num_sanity_val_steps=0,
+                             callbacks=[CoreShare(every=0.0, first=0.0), seen, Fail()])
+        with pytest.raises(RuntimeError, match="a failing step"):
+            trainer.fit(AutoEncoder(arch="mlp", widths=[16], latent_dim=4),
+                        MNISTDataModule(batch_size=32, val_size=0, limit_train=256))
+        assert seen.threads == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 SPIN = "import os, sys\nos.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(',')})\nwhile True: pass"
 
 
