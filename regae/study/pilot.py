@@ -3,6 +3,9 @@
 The study's budgets (:mod:`regae.study.budgets`) were chosen from curves like these::
 
     python -m regae.study.pilot deep --epochs 40 --lr 1e-3 --batch 128 --out runs/pilot/deep.csv
+    python -m regae.study.pilot hinton --pretrain 5 --epochs 50 --batch 64 --out hinton-pretrained.csv
+
+The CSV's wall and CPU seconds count from the start, pre-training included.
 
 Each row: epoch, train loss (mean over the epoch), validation loss and PSNR (on ``--val``
 held-out training images), wall seconds and process CPU seconds since the start, and the
@@ -31,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loss", choices=("mse", "bce"), default=None, help="override the spec's loss")
     p.add_argument("--corrupt", default=None, help="train on corrupted inputs (a denoising criterion), e.g. gaussian:0.2")
     p.add_argument("--weight-decay", type=float, default=None, help="Adam's L2 weight decay")
+    p.add_argument("--pretrain", type=int, default=0, metavar="EPOCHS",
+                   help="greedy layer-wise pre-training first, EPOCHS per layer (regae.study.pretrain; MLP specs)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--images", type=int, default=None, help="training images (default: all 55,000)")
     p.add_argument("--val", type=int, default=5000, help="validation images (default: 5000)")
     p.add_argument("--seed", type=int, default=0)
@@ -44,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from regae.module import AutoEncoder
     from regae.study.runner import EpochRecorder, quiet_lightning
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     quiet_lightning()
     spec = dict(specs.PILOT_SPECS[args.spec])
     if args.loss:
@@ -60,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     start_wall, start_cpu = time.perf_counter(), time.process_time()
+    if args.pretrain:
+        from regae.study.pretrain import pretrain
+
+        data.setup("fit")
+        losses = pretrain(model.net, data.train[0], args.pretrain, lr=args.lr, batch_size=args.batch, seed=args.seed,
+                          log=lambda line: print(line, flush=True))
+        print(f"pre-trained {len(losses)} layers in {time.perf_counter() - start_wall:.0f} s wall, "
+              f"{time.process_time() - start_cpu:.0f} s CPU; last-epoch losses {[round(v, 5) for v in losses]}", flush=True)
 
     class Writer(EpochRecorder):
         def on_train_epoch_end(self, trainer, pl_module) -> None:  # runs after the epoch's validation

@@ -1,0 +1,74 @@
+"""Greedy layer-wise pre-training of a fully connected autoencoder (Bengio et al. 2007).
+
+Hinton & Salakhutdinov (2006) pre-trained each layer of their deep AE as an RBM before
+fine-tuning the whole net; Bengio et al. (2007) did the same with one shallow autoencoder per
+layer, which is what this does. For encoder layer k, ``x_k = f_k(W_k x_{k-1} + b_k)``
+(``f_k`` ReLU, or the net's code activation for the last layer; ``x_0`` the images), and its
+mirror in the decoder, ``V_k`` with output activation ``g_k`` (sigmoid for the layer that
+outputs pixels, ReLU for the others), the shallow AE
+
+    min_{W_k, b_k, V_k, c_k}  (1/B) Σ_b ‖g_k(V_k x_k + c_k) − x_{k-1}‖² / n_{k-1}
+
+is trained with Adam on the codes of the layers below, which are fixed by then. The net's
+weights then start the usual end-to-end training from there instead of from random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from regae.nets.base import AENet
+from regae.nets.mlp import MLPDecoder, MLPEncoder
+
+
+def layer_pairs(net: AENet) -> list[tuple[nn.Linear, nn.Module, nn.Linear, nn.Module]]:
+    """(W_k, f_k, V_k, g_k) for each encoder layer k of an MLP autoencoder, bottom first."""
+    if not (isinstance(net.encoder, MLPEncoder) and isinstance(net.decoder, MLPDecoder)):
+        raise ValueError(f"layer-wise pre-training needs an MLP autoencoder, not {type(net.encoder).__name__}")
+    enc = [m for m in net.encoder if isinstance(m, nn.Linear)]
+    dec = [m for m in net.decoder.net if isinstance(m, nn.Linear)]
+    if not enc or len(enc) != len(dec):
+        raise ValueError("layer-wise pre-training needs an MLP autoencoder with mirrored encoder and decoder layers")
+    code = net.encoder[-1] if not isinstance(net.encoder[-1], nn.Linear) else nn.Identity()
+    depth = len(enc)
+    return [(enc[k], nn.ReLU() if k < depth - 1 else code, dec[depth - 1 - k], nn.Sigmoid() if k == 0 else nn.ReLU())
+            for k in range(depth)]
+
+
+@torch.no_grad()
+def _codes(x: Tensor, w: nn.Linear, f: nn.Module, chunk: int = 4096) -> Tensor:
+    return torch.cat([f(w(part)) for part in x.split(chunk)])
+
+
+def pretrain(net: AENet, images: Tensor, epochs: int, lr: float = 1e-3, batch_size: int = 64, seed: int = 0,
+             log: Callable[[str], None] | None = None) -> list[float]:
+    """Pre-train ``net``'s layers in place on ``images`` (N, C, H, W; uint8 or floats in [0, 1]),
+    ``epochs`` passes per layer; returns each layer's mean loss over its last epoch."""
+    if epochs < 1:
+        raise ValueError(f"Expected `epochs` >= 1 for pre-training, got {epochs}.")
+    x = images.flatten(1)
+    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for k, (w, f, v, g) in enumerate(layer_pairs(net)):
+        params = [*w.parameters(), *v.parameters()]
+        opt = torch.optim.Adam(params, lr=lr)
+        for epoch in range(epochs):
+            total, batches = torch.zeros(()), 0
+            for idx in torch.randperm(len(x), generator=gen).split(batch_size):
+                xb = x[idx]
+                loss = nn.functional.mse_loss(g(v(f(w(xb)))), xb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach()
+                batches += 1
+            if log:
+                log(f"  layer {k + 1} ({w.in_features}-{w.out_features}), epoch {epoch + 1}/{epochs}: "
+                    f"loss {float(total) / batches:.5f}")
+        losses.append(float(total) / batches)
+        x = _codes(x, w, f)
+    return losses
