@@ -204,6 +204,8 @@ class StudyContext:
         seed = self.seed if seed is None else seed
         budget = replace(self.budget(recipe), seeds=1)  # the seed count does not change one run
         training = {k: v for k, v in asdict(budget).items() if k not in ("level", "recipe", "seeds", "test_images")}
+        if not training["pretrain_epochs"]:  # models trained before pre-training existed keep their cache keys
+            del training["pretrain_epochs"]
         key = json.dumps({"m": spec, "b": training, "s": seed, "d": self.device}, sort_keys=True)
         if key in self._trained:
             return self._trained[key]
@@ -223,6 +225,14 @@ class StudyContext:
             batch_size=budget.batch_size, limit_train=budget.train_images, limit_test=budget.val_images,
             split_seed=0, shuffle_seed=seed,
         )
+        if budget.pretrain_epochs:
+            from regae.study.pretrain import pretrain
+
+            data.setup("fit")
+            losses = pretrain(model.net, data.train[0], budget.pretrain_epochs, lr=budget.lr,
+                              batch_size=budget.batch_size, seed=seed)
+            self.log(f"    pre-trained {len(losses)} layers in {time.perf_counter() - wall0:.0f} s wall; "
+                     f"last-epoch losses {', '.join(f'{v:.5f}' for v in losses)}")
         recorder = EpochRecorder(self.log, every=max(1, budget.epochs // 10))
         trainer = pl.Trainer(
             accelerator=accelerator(self.device), devices=1, max_epochs=budget.epochs, logger=False,

@@ -35,6 +35,12 @@ def test_plan_resolves_level_and_recipe():
     shallow = RECIPES["shallow"]
     assert f"Adam {shallow.lr:g} with cosine decay after a 2% warm-up; {shallow.seeds[1]} seeds" in \
         plan("default", "shallow").describe()
+    # the deep AE pre-trains layer by layer first (pilots: docs/study/pilots); the others start at random
+    assert [plan(lv, "deep").pretrain_epochs for lv in ("tiny", "default", "full")] == [1, 5, 5]
+    assert plan("default", "deep").describe().startswith("greedy layer-wise pre-training, 5 epochs per layer, then ")
+    assert plan("default", "shallow").pretrain_epochs == 0 and "pre-training" not in plan("default", "shallow").describe()
+    with pytest.raises(ConfigError, match="pre-training"):
+        Recipe("x", epochs=(1, 2, 3), pretrain=(0, -1, 0))
 
 
 def test_budget_validation():
