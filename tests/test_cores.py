@@ -84,7 +84,7 @@ def test_a_busy_run_trains_on_the_free_cores_and_ends_with_its_own_count(monkeyp
     try:
         share, seen = CoreShare(every=0.0, first=0.0), Seen()
         trainer = pl.Trainer(max_steps=5, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                             enable_checkpointing=False, num_sanity_val_steps=0, callbacks=[share, seen])
+                             enable_checkpointing=False, limit_val_batches=0, callbacks=[share, seen])
         trainer.fit(AutoEncoder(arch="mlp", widths=[16], latent_dim=4),
                     MNISTDataModule(batch_size=32, val_size=0, limit_train=256))
         assert seen.threads == [1, 1, 2, 2, 2], seen.threads
@@ -108,7 +108,7 @@ def test_a_failed_run_gives_the_count_back_too(monkeypatch) -> None:
     try:
         seen = Seen()
         trainer = pl.Trainer(max_steps=5, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                             enable_checkpointing=False, num_sanity_val_steps=0,
+                             enable_checkpointing=False, limit_val_batches=0,
                              callbacks=[CoreShare(every=0.0, first=0.0), seen, Fail()])
         with pytest.raises(RuntimeError, match="a failing step"):
             trainer.fit(AutoEncoder(arch="mlp", widths=[16], latent_dim=4),
