@@ -41,7 +41,7 @@ import torch
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import Callback
 
-from regae.runtime import Sample, cpus, others_between, sample
+from regae.runtime import Sample, count, cpus, others_between, sample
 
 
 def fair_threads(others: float, n: int, most: int) -> int:
@@ -71,7 +71,7 @@ class CoreShare(Callback):
         self.start_threads = torch.get_num_threads()
         self.changes = []
         self._cpus = cpus()
-        self._n = len(self._cpus) if self._cpus else (os.cpu_count() or 1)
+        self._n = count(self._cpus)
         self._last = sample(self._cpus) if stage == "fit" and self.applies(trainer) else None
         self.active, self._wait = self._last is not None, self.first  # the first window: the set-up since setup()
 

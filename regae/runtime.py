@@ -98,6 +98,11 @@ def cpus() -> set[int] | None:
     return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
 
 
+def count(on: set[int] | None) -> int:
+    """How many CPUs ``on`` is; all of the machine's where the OS did not say (None)."""
+    return len(on) if on else (os.cpu_count() or 1)
+
+
 def sample(on: set[int] | None = None) -> Sample | None:
     """:class:`Sample` now, over the CPUs ``on`` (default: all); None where ``/proc/stat`` cannot be read."""
     try:
@@ -127,7 +132,7 @@ def others_cpu_use(window: float = 0.1) -> float | None:
     b = sample(on)
     if a is None or b is None:
         return None
-    return others_between(a, b, len(on) if on else (os.cpu_count() or 1))
+    return others_between(a, b, count(on))
 
 
 def machine_busy(use: float | None = None, others: float | None = None, cores: int | None = None,
@@ -139,7 +144,7 @@ def machine_busy(use: float | None = None, others: float | None = None, cores: i
     (``load``; it lags a minute or two behind); True when nothing can be read. The instant count
     is read first: when it already says busy, the 0.1 s sample is not taken."""
     if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = count(cpus())
     if others is None:
         others = runnable_others()
     if others is not None and others >= cores / 2:

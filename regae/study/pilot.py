@@ -67,13 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     if args.pretrain:
-        from regae.study.pretrain import pretrain
+        from regae.study.pretrain import pretrain_on
 
-        data.setup("fit")
-        losses = pretrain(model.net, data.train[0], args.pretrain, lr=args.lr, batch_size=args.batch, seed=args.seed,
-                          log=lambda line: print(line, flush=True))
-        print(f"pre-trained {len(losses)} layers in {time.perf_counter() - start_wall:.0f} s wall, "
-              f"{time.process_time() - start_cpu:.0f} s CPU; last-epoch losses {[round(v, 5) for v in losses]}", flush=True)
+        pretrain_on(model.net, data, args.pretrain, args.lr, args.batch, args.seed, lambda line: print(line, flush=True))
 
     class Writer(EpochRecorder):
         def on_train_epoch_end(self, trainer, pl_module) -> None:  # runs after the epoch's validation

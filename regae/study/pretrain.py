@@ -15,6 +15,7 @@ weights then start the usual end-to-end training from there instead of from rand
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
@@ -71,4 +72,17 @@ def pretrain(net: AENet, images: Tensor, epochs: int, lr: float = 1e-3, batch_si
                     f"loss {float(total) / batches:.5f}")
         losses.append(float(total) / batches)
         x = _codes(x, w, f)
+    return losses
+
+
+def pretrain_on(net: AENet, data, epochs: int, lr: float, batch_size: int, seed: int,
+                log: Callable[[str], None] | None = None) -> list[float]:
+    """:func:`pretrain` on the training images of ``data`` (an :class:`~regae.data.datamodule.ImageDataModule`,
+    set up here), then one summary line to ``log``: layers, wall and CPU seconds, last-epoch losses."""
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    data.setup("fit")
+    losses = pretrain(net, data.train[0], epochs, lr=lr, batch_size=batch_size, seed=seed, log=log)
+    if log:
+        log(f"    pre-trained {len(losses)} layers in {time.perf_counter() - wall0:.0f} s wall, "
+            f"{time.process_time() - cpu0:.0f} s CPU; last-epoch losses {', '.join(f'{v:.5f}' for v in losses)}")
     return losses

@@ -226,13 +226,9 @@ class StudyContext:
             split_seed=0, shuffle_seed=seed,
         )
         if budget.pretrain_epochs:
-            from regae.study.pretrain import pretrain
+            from regae.study.pretrain import pretrain_on
 
-            data.setup("fit")
-            losses = pretrain(model.net, data.train[0], budget.pretrain_epochs, lr=budget.lr,
-                              batch_size=budget.batch_size, seed=seed)
-            self.log(f"    pre-trained {len(losses)} layers in {time.perf_counter() - wall0:.0f} s wall; "
-                     f"last-epoch losses {', '.join(f'{v:.5f}' for v in losses)}")
+            pretrain_on(model.net, data, budget.pretrain_epochs, budget.lr, budget.batch_size, seed, self.log)
         recorder = EpochRecorder(self.log, every=max(1, budget.epochs // 10))
         trainer = pl.Trainer(
             accelerator=accelerator(self.device), devices=1, max_epochs=budget.epochs, logger=False,
