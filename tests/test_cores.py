@@ -125,11 +125,11 @@ SPIN = "import os, sys\nos.sched_setaffinity(0, {int(c) for c in sys.argv[1].spl
 def test_a_run_beside_busy_neighbours_drops_to_one_thread_and_takes_the_cores_back(tmp_path) -> None:
     """``regae fit`` on 2 cores started beside two spinning processes on the same cores: CoreShare
     goes to 1 thread; once the probe kills the neighbours it goes back to 2 within a look or two,
-    and the run ends with the thread count it started with."""
+    and the run ends with the thread count it started with. Where other processes already held a
+    core before the test, the cores cannot come back, so only the drop is checked there."""
     two = sorted(os.sched_getaffinity(0))[:2]
     already = others_cpu_use(0.5)
-    if already is not None and already >= 0.5:  # the cores would not come back: nothing to see
-        pytest.skip(f"other processes already use {already:.1f} cores")
+    quiet = already is None or already < 0.3
     pinned = ",".join(map(str, two))
     spinners = [subprocess.Popen([sys.executable, "-c", SPIN, pinned]) for _ in range(2)]
     try:
@@ -137,6 +137,7 @@ def test_a_run_beside_busy_neighbours_drops_to_one_thread_and_takes_the_cores_ba
         tests_dir = os.path.dirname(__file__)
         env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
         env.update(NEIGHBOUR_PIDS=",".join(str(p.pid) for p in spinners), NEIGHBOUR_PROBE_OUT=str(tmp_path / "seen.json"),
+                   NEIGHBOUR_PROBE_S="30" if quiet else "5",
                    PYTHONPATH=os.pathsep.join([tests_dir, env.get("PYTHONPATH", "")]), PYTHONWARNINGS="ignore")
         code = (f"import os, sys, torch\nos.sched_setaffinity(0, {set(two)!r})\ntorch.set_num_threads(2)\n"
                 "from regae.cli import main\nsys.exit(main(sys.argv[1:]))")
@@ -157,7 +158,9 @@ def test_a_run_beside_busy_neighbours_drops_to_one_thread_and_takes_the_cores_ba
     assert seen["active"] and seen["start"] == 2
     (_, others_busy, down), *rest = seen["changes"]
     assert down == 1 and others_busy >= 0.6, seen  # the spinners took at least a core
-    assert seen["killed_at_step"] is not None and rest, seen  # ... and once they were gone
-    _, others_idle, up = rest[-1]
-    assert up == 2 and others_idle < 0.5 and seen["threads"] == 2, seen  # the cores came back
+    assert seen["killed_at_step"] is not None, seen
+    if quiet:  # nothing else held the cores: once the spinners were gone they came back
+        assert rest, seen
+        _, others_idle, up = rest[-1]
+        assert up == 2 and others_idle < 0.5 and seen["threads"] == 2, seen
     assert "other processes use" in proc.stderr  # each change says so, on stderr
