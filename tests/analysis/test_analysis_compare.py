@@ -14,6 +14,7 @@ def test_plan_runs_budgets(tmp_path):
     # same budget for both on the CPU default; --full leaves the presets' 20 epochs alone
     assert cpu["sparse"][3:-2] == cpu["contractive"][3:-2] == CPU_OVERRIDES
     assert cpu["sparse"][cpu["sparse"].index("--trainer.max_epochs") + 1] == str(CPU_EPOCHS)
+    assert cpu["sparse"][cpu["sparse"].index("--model.lr_schedule") + 1] == "cosine"  # the seed's is constant
     full = plan_runs(tmp_path, True, None, None, "gpu", "1", ["--data.batch_size", "256"])
     assert full[0].argv == ["fit", "--config", "sparse", "--trainer.accelerator", "gpu", "--trainer.devices", "1",
                             "--trainer.default_root_dir", str(tmp_path / "sparse"), "--data.batch_size", "256"]
@@ -47,6 +48,7 @@ def test_compare_end_to_end_tiny_budget(tmp_path, capsys):
         for seed in (0, 1):
             model = load(runs / name / f"seed{seed}" / "checkpoints" / "last.ckpt")  # a normal regae checkpoint
             assert model.hparams.widths == [4, 8, 8] and model.hparams.seed == seed
+            assert model.hparams.lr_schedule == "cosine" and model.hparams.warmup == 0.02  # the CPU default's decay
     metrics = json.loads((out / "metrics.json").read_text())
     assert [m["global_step"] for m in metrics["models"]["contractive"]] == [6, 6]
     assert set(metrics["overview"]) == {"sparse", "contractive", "comparisons"}
