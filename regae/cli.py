@@ -26,6 +26,8 @@ PRESET_DIR = Path(__file__).with_name("configs")
 EXTRA_COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("regae.analysis.commands:compare_main", "train sparse + contractive AEs, then write the report"),
     "report": ("regae.analysis.commands:report_main", "analyse checkpoints: t-SNE, interpolation, classifiers"),
+    "check-rerun": ("regae.analysis.rerun:check_rerun_main",
+                    "set a rerun's report beside a published one: each figure inside its 95 % interval?"),
     "study": ("regae.study.commands:study_main", "run the wider autoencoder study experiments"),
     "presets": ("regae.cli:presets_main", "list the packaged --config presets"),
 }
@@ -82,9 +84,9 @@ def _preset_path(value: str, known: dict[str, Path]) -> str:
 
 def overview() -> str:
     lines = ["usage: regae COMMAND [options]   (regae COMMAND --help for details)", "", "Training (LightningCLI):"]
-    lines += [f"  {k:10s} {v}" for k, v in TRAINER_COMMANDS.items()]
+    lines += [f"  {k:12s} {v}" for k, v in TRAINER_COMMANDS.items()]
     lines += ["", "Analysis and tools:"]
-    lines += [f"  {k:10s} {v[1]}" for k, v in EXTRA_COMMANDS.items()]
+    lines += [f"  {k:12s} {v[1]}" for k, v in EXTRA_COMMANDS.items()]
     lines += ["", "Presets for --config (regae presets):"]
     lines += [f"  {name:24s} {preset_summary(p)}" for name, p in presets().items()]
     lines += ["", "Example: regae fit --config contractive --trainer.max_epochs 2"]

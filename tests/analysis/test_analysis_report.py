@@ -153,3 +153,16 @@ def test_usage_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "--ckpt" in err[0]
     code, err = _run(["report", "--ckpt", "x.ckpt", "--pairs", "0"], capsys)
     assert code == 2 and len(err) == 1 and "n_pairs" in err[0]
+
+
+def test_check_rerun_reads_a_real_report(report):
+    """regae check-rerun on a report's own metrics: every figure it has an interval for reproduces."""
+    from regae.analysis.rerun import compare_metrics
+
+    _, _, metrics = report
+    rows = {r["figure"]: r for r in compare_metrics(metrics, metrics)}
+    assert rows["sparse: test PSNR"]["inside"] is True  # two training seeds: an interval over seeds
+    assert rows["contractive: test PSNR"]["inside"] is None  # one seed: none
+    n_features = len(metrics["classification"]["accuracy"])
+    assert sum(f.endswith(" accuracy") for f in rows) == 2 * n_features
+    assert all(r["inside"] is not False for r in rows.values())
