@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weight-decay", type=float, default=None, help="Adam's L2 weight decay")
     p.add_argument("--pretrain", type=int, default=0, metavar="EPOCHS",
                    help="greedy layer-wise pre-training first, EPOCHS per layer (regae.study.pretrain; MLP specs)")
+    p.add_argument("--pretrain-lr", type=float, default=None,
+                   help="Adam rate of the pre-training (default: --lr, the fine-tuning's)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--images", type=int, default=None, help="training images (default: all 55,000)")
     p.add_argument("--val", type=int, default=5000, help="validation images (default: 5000)")
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pretrain:
         from regae.study.pretrain import pretrain_on
 
-        pretrain_on(model.net, data, args.pretrain, args.lr, args.batch, args.seed, lambda line: print(line, flush=True))
+        pretrain_on(model.net, data, args.pretrain, args.pretrain_lr or args.lr, args.batch, args.seed,
+                    lambda line: print(line, flush=True))
 
     class Writer(EpochRecorder):
         def on_train_epoch_end(self, trainer, pl_module) -> None:  # runs after the epoch's validation
