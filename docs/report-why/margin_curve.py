@@ -27,7 +27,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from regae.analysis.embed import encode  # noqa: E402
 from regae.analysis.measures import test_psnr  # noqa: E402
-from regae.analysis.probe import PIXELS, pca_features, pca_name, predict  # noqa: E402
+from regae.analysis.probe import PIXELS, pca_features, pca_name, pixels, predict  # noqa: E402
 from regae.analysis.stats import compare_correct  # noqa: E402
 from regae.checkpoint import load, load_data  # noqa: E402
 
@@ -39,7 +39,7 @@ def main(folder: Path, out: Path) -> None:
     data = load_data(load(ckpts[0]))
     tr_img, tr_y = data.train.images, data.train.labels.numpy()
     te_img, te_y = data.test.images, data.test.labels.numpy()
-    pix_tr, pix_te = (x.flatten(1).float().div(255).numpy() for x in (tr_img, te_img))
+    pix_tr, pix_te = pixels(tr_img), pixels(te_img)
     pca_tr, pca_te = pca_features(pix_tr, pix_te, 32)
     base = {PIXELS: predict(pix_tr, tr_y, pix_te), pca_name(32): predict(pca_tr, tr_y, pca_te)}
     rows = []

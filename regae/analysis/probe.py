@@ -25,6 +25,7 @@ from regae.analysis.section import Section
 from regae.analysis.stats import POINTS_KEYS, accuracy_summary, compare_correct, fmt_p, verdict_of
 from regae.analysis.tables import md_table
 from regae.analysis.tsne import subset_indices
+from regae.data.dataset import to_float
 
 CLASSIFIERS = {
     "logistic regression": lambda seed: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, tol=1e-4)),
@@ -42,6 +43,11 @@ def probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: 
           seed: int = 0) -> dict[str, float]:
     """Test accuracy of every classifier in :data:`CLASSIFIERS` fitted on (train_x, train_y)."""
     return {name: float((pred == test_y).mean()) for name, pred in predict(train_x, train_y, test_x, seed).items()}
+
+
+def pixels(images: Tensor) -> np.ndarray:
+    """The raw-pixel baseline's features: uint8 images (N, [C,] H, W) -> float32 (N, C·H·W) in [0, 1]."""
+    return to_float(images).flatten(1).numpy()
 
 
 def pca_features(train_x: np.ndarray, test_x: np.ndarray, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +86,7 @@ def probe_section(groups: dict[str, list], train: tuple[Tensor, Tensor], test: t
     idx = subset_indices(len(train[0]), n_train, seed)
     tr_img, tr_y = train[0][idx], train[1][idx].numpy()
     te_img, te_y = test[0], test[1].numpy()
-    pix_tr = tr_img.flatten(1).float().div(255).numpy()  # (n, C·H·W)
-    pix_te = te_img.flatten(1).float().div(255).numpy()
+    pix_tr, pix_te = pixels(tr_img), pixels(te_img)  # (n, C·H·W)
     dims = sorted({ms[0].latent_dim for ms in groups.values()})
     jobs = [(name, k) for name, ms in groups.items() for k in range(len(ms))]
     jobs += [(PIXELS, None)] + [(pca_name(d), d) for d in dims]

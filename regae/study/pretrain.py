@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from regae.data.dataset import to_float
 from regae.nets.base import AENet
 from regae.nets.mlp import MLPDecoder, MLPEncoder
 
@@ -50,8 +51,7 @@ def pretrain(net: AENet, images: Tensor, epochs: int, lr: float = 1e-3, batch_si
     ``epochs`` passes per layer; returns each layer's mean loss over its last epoch."""
     if epochs < 1:
         raise ValueError(f"Expected `epochs` >= 1 for pre-training, got {epochs}.")
-    x = images.flatten(1)
-    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    x = (to_float(images) if images.dtype == torch.uint8 else images.float()).flatten(1)
     gen = torch.Generator().manual_seed(seed)
     losses = []
     for k, (w, f, v, g) in enumerate(layer_pairs(net)):
