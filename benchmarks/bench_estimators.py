@@ -34,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Result, add_arguments, describe, machine, report, settings, time_interleaved  # noqa: E402
 
 from regae import AutoEncoder, MNISTDataModule, load_split  # noqa: E402
-from regae.analysis.embed import encode  # noqa: E402
-from regae.analysis.measures import test_psnr  # noqa: E402
 from regae.analysis.probe import probe  # noqa: E402
+from regae.model.inference import (
+    encode,  # noqa: E402
+    test_psnr,  # noqa: E402
+)
 from regae.regularizers.contractive import frobenius_exact  # noqa: E402
 
 LAMBDA = 1e-4

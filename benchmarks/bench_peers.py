@@ -12,7 +12,7 @@ on both trained nets. Target: regae ≥ 1.3x pythae's images/s, at a test MSE wi
 the CPU computes bfloat16 natively (``avx512_bf16`` or ``amx_bf16``), a third library runs in
 every round: regae with ``--trainer.precision bf16-mixed``, an option pythae lacks on a CPU
 (its ``amp`` is CUDA autocast); both regae rows are reported. Both
-processes get the same OpenMP settings (regae's, ``regae.runtime.thread_settings``), so the
+processes get the same OpenMP settings (regae's, ``regae.threads.policy.thread_settings``), so the
 ratio measures the libraries, not the wait policy.
 
 **Contention.** A regae training step (``regae fit``'s Lightning Trainer, batch 128) of the MLP
@@ -21,7 +21,7 @@ busy neighbour: a 2-thread torch matmul loop with torch's defaults, started 2 s 
 or started by the training process after its warm-up steps, 3 s before the timed ones
 ("arrives": the wait policy was chosen on an idle machine, only the thread count can react). Four
 settings: regae's defaults (the wait policy the ``regae`` command picks as it starts, seeing the
-neighbour or not, and :class:`regae.cores.CoreShare` choosing the thread count), the same with
+neighbour or not, and :class:`regae.training.core_share.CoreShare` choosing the thread count), the same with
 regae's idle-machine wait policy kept (as when the neighbour arrives after the start), torch's
 defaults, and one thread. Target (issue #13): with regae's defaults the step beside the
 neighbour is ≤ 1.5x its idle time. That target has a floor: Linux gives the neighbour's session
@@ -136,7 +136,7 @@ def contention(repeats: int, nets: list[str], steps: dict[str, int]) -> list[Res
     """Median step time as the machine is ("idle") and beside a busy neighbour, for four settings
     (module docstring): regae's defaults, regae with its idle-machine wait policy kept
     (``IDLE`` set up front), torch's defaults, one thread."""
-    from regae.runtime import BUSY, IDLE
+    from regae.threads.policy import BUSY, IDLE
 
     configs = {"regae": ("regae", {}), "regae, idle wait policy": ("regae-env", IDLE), "torch": ("torch", {}),
                "one thread": ("torch", {"OMP_NUM_THREADS": "1", **BUSY})}
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
         return [Result("peers / contention", None, skipped="CPU benchmark (run without --device)")]
     only = args.only.split(",")
     repeats = 1 if args.quick else max(1, args.repeats)
-    from regae.runtime import thread_settings
+    from regae.threads.policy import thread_settings
 
     settings = {**thread_settings(clean_env()), "OMP_NUM_THREADS": str(args.threads)}
     print(f"machine: {machine()}; both libraries run with {settings}, clock: {args.clock}", flush=True)

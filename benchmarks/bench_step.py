@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Result, Settings, add_arguments, clock_fn, describe, report, settings  # noqa: E402
 
 from regae import AutoEncoder, MNISTDataModule  # noqa: E402
-from regae.cli import presets  # noqa: E402
-from regae.module import OPTIMIZERS  # noqa: E402
-from regae.resume import RegaeCheckpoint  # noqa: E402
+from regae.configs import presets  # noqa: E402
+from regae.model.optimizers import OPTIMIZERS  # noqa: E402
+from regae.training.checkpointing import RegaeCheckpoint  # noqa: E402
 
 MODELS = {"ae": "undercomplete", "vae": "study-vae"}
 WARM = 5

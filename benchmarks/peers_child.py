@@ -4,7 +4,7 @@
     python benchmarks/peers_child.py OUT.json steps regae|regae-env|torch NET STEPS
 
 Only the standard library is imported at the top: OpenMP reads its settings when torch loads,
-so a run "with regae's defaults" must let :func:`regae.runtime.configure_threads` act first,
+so a run "with regae's defaults" must let :func:`regae.threads.policy.configure_threads` act first,
 exactly as the ``regae`` command does, and a run "with torch's defaults" must not.
 
 ``fit`` trains one of :data:`MODELS` for EPOCHS epochs on all 60,000 training images:
@@ -19,7 +19,7 @@ only); its test MSE is measured in float32 like the others.
 
 ``steps`` runs a regae training step (Lightning, as ``regae fit`` does) for STEPS steps and
 writes the median step wall time, for the contention measurement: ``regae`` as the ``regae``
-command runs (its wait policy chosen as it starts, and :class:`regae.cores.CoreShare` choosing
+command runs (its wait policy chosen as it starts, and :class:`regae.training.core_share.CoreShare` choosing
 the thread count), ``regae-env`` with CoreShare but the OpenMP settings given in the
 environment, ``torch`` with neither. With ``$BENCH_NEIGHBOUR`` set (Python code) the child
 starts that neighbour itself after the warm-up steps, waits 3 s and times the steps after that:
@@ -51,7 +51,7 @@ TRAIN_IMAGES = 60_000
 def preset(name: str) -> dict:
     import yaml
 
-    from regae.cli import presets
+    from regae.configs import presets
 
     return yaml.safe_load(presets()[name].read_text())
 
@@ -73,14 +73,15 @@ def test_mse(net) -> float:
 
 
 def fit_regae(model: str, epochs: int, limit: int | None, precision: str = "32-true") -> dict:
-    from regae.runtime import configure_threads
+    from regae.threads.policy import configure_threads
 
     configure_threads()  # what the `regae` command does first
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import TQDMProgressBar
 
     import regae
-    from regae.cli import resolve_presets, run_trainer_cli
+    from regae.configs import resolve_presets
+    from regae.training.lightning_cli import run_trainer_cli
 
     class FitTimer(pl.Callback):
         def on_train_epoch_start(self, trainer, pl_module):
@@ -169,14 +170,14 @@ def steps(defaults: str, net: str, n: int) -> dict:
     """Median wall time of a regae training step (``regae fit``'s Trainer, no progress bar), and
     the thread count most of the timed steps ran on."""
     if defaults == "regae":
-        from regae.runtime import configure_threads
+        from regae.threads.policy import configure_threads
 
         configure_threads()
     import lightning.pytorch as pl
     import torch
 
     from regae import AutoEncoder, MNISTDataModule
-    from regae.cores import CoreShare
+    from regae.training.core_share import CoreShare
 
     class StepTimer(pl.Callback):
         def __init__(self) -> None:

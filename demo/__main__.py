@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from regae.runtime import configure_threads
+from regae.threads.policy import configure_threads
 
 DEFAULT_CHECKPOINTS = Path(__file__).with_name("checkpoints")
 
@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    configure_threads()  # before torch loads (see regae.runtime)
+    configure_threads()  # before torch loads (see regae.threads.policy)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import torch
 

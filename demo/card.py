@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from regae.checkpoint import read_checkpoint
+from regae.checkpoints.read import read_checkpoint
 
 IGNORED = ("seed", "history_every", "input_shape")  # bookkeeping or the data's (the card's data column)
 
@@ -60,7 +60,7 @@ def _normal(v: Any) -> Any:
 @functools.lru_cache(maxsize=1)
 def model_defaults() -> dict[str, Any]:
     """AutoEncoder's constructor defaults (what an unset hyperparameter means)."""
-    from regae.module import AutoEncoder
+    from regae.model.autoencoder import AutoEncoder
 
     params = inspect.signature(AutoEncoder.__init__).parameters
     return {k: p.default for k, p in params.items() if k != "self" and p.default is not inspect.Parameter.empty}
@@ -69,7 +69,7 @@ def model_defaults() -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def preset_models() -> dict[str, dict[str, Any]]:
     """name -> the ``model:`` section of each packaged ``--config`` preset."""
-    from regae.cli import presets
+    from regae.configs import presets
 
     out = {}
     for name, path in presets().items():

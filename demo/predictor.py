@@ -8,8 +8,8 @@ left to B on the right):
     latent row : D(h'_α), h'_α = (1-α) E(A) + α E(B)   decode the latent mix
     PSNR(pixel, latent) and ‖h_α − h'_α‖₂ per α (+inf and 0 at α = 0, 1)
 
-computed by :func:`regae.analysis.interpolate.interpolate`. Per checkpoint, once
-(:mod:`demo.insight`), on the data it was trained on (:func:`regae.checkpoint.load_data`; the
+computed by :func:`regae.analysis.interpolation.interpolate`. Per checkpoint, once
+(:mod:`demo.insight`), on the data it was trained on (:func:`regae.checkpoints.read.load_data`; the
 checkpoints of one folder may come from different datasets, each read once): a classifier on
 the codes, which names the class of A, B and of every h_α and h'_α (none for unlabelled data),
 and a PCA map of the test codes on which both routes are drawn.
@@ -31,7 +31,7 @@ import regae
 from demo.card import Card, read_card
 from demo.draw import Frame, frame_for
 from demo.insight import Insight, Reference, analyse, reference_from
-from regae.analysis.interpolate import Interpolation, interpolate
+from regae.analysis.interpolation import Interpolation, interpolate
 from regae.errors import CheckpointError, ConfigError, RegaeError
 
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 2, 33, 6
@@ -92,7 +92,7 @@ class Loaded(NamedTuple):
 
 def training_data(model: regae.AutoEncoder) -> Reference:
     """The data ``model`` was trained on, as its checkpoint records it (old checkpoints: MNIST)."""
-    from regae.checkpoint import load_data
+    from regae.checkpoints.read import load_data
 
     return reference_from(load_data(model))
 

@@ -2,7 +2,7 @@
 
 Not part of the installed ``regae`` package: run ``python -m launch`` from the repository root.
 Names are imported on first use, so ``python -m launch`` can settle CPU threading
-(:mod:`regae.runtime`) before torch loads.
+(:mod:`regae.threads.policy`) before torch loads.
 """
 
 from __future__ import annotations

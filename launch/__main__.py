@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 
 from regae.errors import RegaeError
-from regae.runtime import configure_threads
+from regae.threads.policy import configure_threads
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    configure_threads()  # before torch loads (see regae.runtime)
+    configure_threads()  # before torch loads (see regae.threads.policy)
     try:
         if argv[:1] == ["status"]:
             from launch.status import status_main

@@ -24,10 +24,11 @@ from typing import Any
 import yaml
 from lightning.pytorch.cli import LightningArgumentParser
 
-from regae.cli import RegaeCLI, resolve_presets
+from regae.configs import resolve_presets
 from regae.data.datamodule import MNISTDataModule
 from regae.errors import ConfigError, RegaeError
-from regae.module import AutoEncoder
+from regae.model.autoencoder import AutoEncoder
+from regae.training.lightning_cli import RegaeCLI
 
 
 class _ParseOnlyCLI(RegaeCLI):

@@ -32,7 +32,7 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from launch.signals import JobStopped, StopOnSignal
-from regae.cli import run_trainer_cli
+from regae.training.lightning_cli import run_trainer_cli
 
 STATUS_FILE = "status.json"  # rank 0's last record: state, step, metrics
 ATTEMPTS_FILE = "attempts.jsonl"  # one line per (re)start: job id, step it started from

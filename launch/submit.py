@@ -27,7 +27,7 @@ from launch import config as cfg
 from launch.job import TrainJob
 from launch.options import LaunchOptions
 from regae.errors import ConfigError, OutputError
-from regae.runtime import BUSY, USER_POLICY_VARS
+from regae.threads.policy import BUSY, USER_POLICY_VARS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = "launch.json"
@@ -95,8 +95,8 @@ def job_setup() -> list[str]:
     """Shell lines the batch script runs before ``srun``, so every task starts as ``regae`` does.
 
     The job's Python process is submitit's, not regae's entry point, so the CPU settings of
-    :mod:`regae.runtime` are made here, each only if the user's environment has none: OpenMP's
-    wait policy (always :data:`regae.runtime.BUSY`, PASSIVE: a Slurm node is shared, idle threads sleep
+    :mod:`regae.threads.policy` are made here, each only if the user's environment has none: OpenMP's
+    wait policy (always :data:`regae.threads.policy.BUSY`, PASSIVE: a Slurm node is shared, idle threads sleep
     instead of spinning) and one OpenMP
     thread per CPU Slurm gave the task (else torch, and Lightning's DDP on CPU, size their
     thread pools by the node's cores, not the task's share).

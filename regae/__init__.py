@@ -1,7 +1,8 @@
 """regae: regularized autoencoders in PyTorch Lightning.
 
 The public names are imported on first use (PEP 562), so ``import regae`` and the
-``regae`` command start without loading torch or Lightning.
+``regae`` command start without loading torch or Lightning. The package's folders are its
+architecture (README, "Layout"); the names below are its Python API.
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from regae.version import __version__  # noqa: F401  (the public face: regae.__version__)
 
 #: public name -> module that defines it
 _EXPORTS = {
-    "load": "regae.checkpoint", "read_checkpoint": "regae.checkpoint",
-    "Corruption": "regae.data", "MNISTDataModule": "regae.data", "load_split": "regae.data",
+    "load": "regae.checkpoints.read", "read_checkpoint": "regae.checkpoints.read",
+    "load_data": "regae.checkpoints.read",
+    "Corruption": "regae.data", "ImageDataModule": "regae.data", "MNISTDataModule": "regae.data",
+    "load_dataset": "regae.data", "load_split": "regae.data",
     "CheckpointError": "regae.errors", "ConfigError": "regae.errors", "DataError": "regae.errors",
-    "NonFiniteLossError": "regae.errors", "RegaeError": "regae.errors",
-    "AutoEncoder": "regae.module",
+    "NonFiniteLossError": "regae.errors", "OutputError": "regae.errors", "RegaeError": "regae.errors",
+    "AutoEncoder": "regae.model", "encode": "regae.model", "reconstruct": "regae.model", "psnr": "regae.model",
     "AEOutput": "regae.nets", "build_net": "regae.nets",
+    "make_trainer": "regae.training.trainer",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -37,8 +41,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs
-    from regae.checkpoint import load, read_checkpoint  # noqa: F401
-    from regae.data import Corruption, MNISTDataModule, load_split  # noqa: F401
-    from regae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, RegaeError  # noqa: F401
-    from regae.module import AutoEncoder  # noqa: F401
+    from regae.checkpoints.read import load, load_data, read_checkpoint  # noqa: F401
+    from regae.data import Corruption, ImageDataModule, MNISTDataModule, load_dataset, load_split  # noqa: F401
+    from regae.errors import (  # noqa: F401
+        CheckpointError,
+        ConfigError,
+        DataError,
+        NonFiniteLossError,
+        OutputError,
+        RegaeError,
+    )
+    from regae.model import AutoEncoder, encode, psnr, reconstruct  # noqa: F401
     from regae.nets import AEOutput, build_net  # noqa: F401
+    from regae.training.trainer import make_trainer  # noqa: F401

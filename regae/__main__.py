@@ -1,17 +1,17 @@
 """The ``regae`` command (also ``python -m regae``).
 
-Settles CPU threading (:mod:`regae.runtime`) before anything imports torch, then hands over
-to :func:`regae.cli.main`.
+Settles CPU threading (:mod:`regae.threads.policy`) before anything imports torch, then hands
+over to :func:`regae.cli.dispatch.main`.
 """
 
 from __future__ import annotations
 
 import sys
 
+from regae.threads.policy import configure_threads
+
 
 def main(argv: list[str] | None = None) -> int:
-    from regae.runtime import configure_threads
-
     configure_threads()
     from regae.cli import main as cli_main
 

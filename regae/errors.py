@@ -27,3 +27,7 @@ class NonFiniteLossError(RegaeError):
 
 class OutputError(RegaeError):
     """An output location cannot be written."""
+
+
+class UsageError(RegaeError):
+    """A command-line mistake: an unknown option, a missing argument, options that exclude each other."""

@@ -1,4 +1,4 @@
-"""A callback for tests/test_cores.py: watches :class:`regae.cores.CoreShare` in a ``regae fit``
+"""A callback for tests/test_cores.py: watches :class:`regae.training.core_share.CoreShare` in a ``regae fit``
 that starts beside busy neighbours (PIDs in ``$NEIGHBOUR_PIDS``). When the thread count has
 dropped it kills the neighbours; when it is back up (or after ``$NEIGHBOUR_PROBE_S`` seconds) it
 writes what it saw to ``$NEIGHBOUR_PROBE_OUT`` and stops the run. Passed as
@@ -15,7 +15,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-from regae.cores import CoreShare
+from regae.training.core_share import CoreShare
 
 
 class NeighbourProbe(pl.Callback):

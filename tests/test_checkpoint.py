@@ -72,7 +72,7 @@ def test_pickle_with_code_is_refused(tmp_path, capsys):
 
 
 def test_weights_only_copy_loads_the_same_model_and_is_smaller(tmp_path):
-    from regae.checkpoint import save_weights_only
+    from regae.checkpoints.slim import save_weights_only
 
     ckpt = fit_tiny(tmp_path / "run", steps=3)
     slim = save_weights_only(ckpt, tmp_path / "slim.ckpt")
@@ -89,7 +89,7 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     import os
     import stat
 
-    from regae.io import atomic_write_bytes
+    from regae.checkpoints.write import atomic_write_bytes
 
     old = os.umask(0o022)
     try:

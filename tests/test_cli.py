@@ -20,7 +20,7 @@ def test_overview_lists_commands_and_presets():
 def test_presets_carry_seed_hyperparameters():
     import yaml
 
-    from regae.cli import presets
+    from regae.configs import presets
 
     for name, reg in (("sparse", {"name": "kl", "weight": 1e-3, "rho": 0.05}),
                       ("contractive", {"name": "contractive", "weight": 1e-4, "mode": "exact"})):
@@ -38,7 +38,7 @@ def test_fit_help_explains_model_options():
 
 
 def test_fit_writes_loadable_checkpoint(tmp_path):
-    from regae.preflight import check_config_file
+    from regae.cli.preflight import check_config_file
 
     ckpt = fit_tiny(tmp_path, config="contractive", steps=2)
     model = regae.load(ckpt)
@@ -89,7 +89,7 @@ def test_console_script_runs():
 
 
 HEAVY = {"torch", "lightning", "lightning_fabric", "pytorch_lightning", "jsonargparse", "torchmetrics", "numpy",
-         "matplotlib", "sklearn", "scipy", "regae.trainer_cli", "regae.module"}
+         "matplotlib", "sklearn", "scipy", "regae.training.lightning_cli", "regae.model.autoencoder"}
 HEAVY_PREFIXES = tuple(f"{name}." for name in HEAVY)
 
 
@@ -134,12 +134,12 @@ def test_output_into_a_closed_pipe_ends_quietly():
 
 def test_a_broken_pipe_elsewhere_is_not_hidden(monkeypatch):
     """Only a closed stdout ends quietly; a BrokenPipeError from anything else is a bug with a traceback."""
-    import regae.cli
+    import regae.cli.dispatch
 
     def broken(argv):
         raise BrokenPipeError("a worker's pipe")
 
-    monkeypatch.setattr(regae.cli, "presets_main", broken)
+    monkeypatch.setattr(regae.cli.dispatch, "presets_main", broken)
     with pytest.raises(BrokenPipeError, match="a worker's pipe"):
         run_cli("presets")
 

@@ -1,4 +1,4 @@
-"""regae.cores: a CPU run's thread count follows the cores other processes leave free."""
+"""regae.training.core_share: a CPU run's thread count follows the cores other processes leave free."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import pytest
 import torch
 from lightning.pytorch.accelerators import CPUAccelerator
 
-from regae import cores
-from regae.cores import CoreShare, fair_threads
 from regae.data.datamodule import MNISTDataModule
-from regae.module import AutoEncoder
-from regae.runtime import Sample, others_between, others_cpu_use
+from regae.model.autoencoder import AutoEncoder
+from regae.threads.count import fair_threads
+from regae.threads.cpu_use import Sample, others_between, others_cpu_use
+from regae.training import core_share as cores
+from regae.training.core_share import CoreShare
 from tests.helpers import fit_tiny
 
 
@@ -163,4 +164,7 @@ def test_a_run_beside_busy_neighbours_drops_to_one_thread_and_takes_the_cores_ba
         assert rest, seen
         _, others_idle, up = rest[-1]
         assert up == 2 and others_idle < 0.5 and seen["threads"] == 2, seen
-    assert "other processes use" in proc.stderr  # each change says so, on stderr
+    # the changes are stated once, on the line of the epoch they happened in, not one line each
+    lines = [ln for ln in proc.stdout.splitlines() if "threads" in ln]
+    assert lines and lines[0].startswith("epoch ") and "threads 2→1 from step" in lines[0], proc.stdout[-2000:]
+    assert "other processes used up to" in lines[0] and "threads" not in proc.stderr, proc.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""Channels-last conv nets on the CPU (regae.layout): same numbers as NCHW, and no silent
+"""Channels-last conv nets on the CPU (regae.model.layout): same numbers as NCHW, and no silent
 misstep of fused Adam when a checkpoint's optimizer state has another layout."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from regae import AutoEncoder, MNISTDataModule, load_split
-from regae.layout import CHANNELS_LAST, match_param_layouts, wants_channels_last
+from regae.model.layout import CHANNELS_LAST, match_param_layouts, wants_channels_last
 
 CONV = dict(arch="conv", decoder="deconv", latent_activation="none", loss="bce")
 

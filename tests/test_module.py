@@ -97,3 +97,42 @@ def test_training_reduces_loss_and_psnr_matches_mse(tmp_path):
         mse = torch.mean((model.eval()(x).x_hat - x) ** 2).item()
     assert result["test/psnr"] == pytest.approx(10 * math.log10(1 / mse), abs=1e-3)
     assert result["test/psnr"] > 13.5  # the mean image scores ~11.5 dB
+
+
+VAE = dict(arch="vae", widths=[32], latent_dim=4, latent_activation="none", loss="bce",
+           regularizers=[{"name": "vae_kl", "weight": 0.01}])
+
+
+def test_vae_noise_is_the_step_generator_s_not_the_global_rng():
+    model = AutoEncoder(seed=3, **VAE)
+    x, y = batch()
+    torch.manual_seed(0)
+    _, first, _ = model._shared_step((x, y), "train")
+    torch.manual_seed(12345)  # the global generator does not matter
+    _, again, _ = model._shared_step((x, y), "train")
+    assert torch.equal(first.x_hat, again.x_hat)
+    assert torch.equal(first.x_hat, model.net(x, generator=model.step_generator()).x_hat)  # ε from (seed, step)
+    other = AutoEncoder(seed=4, **VAE)
+    other.load_state_dict(model.state_dict())
+    assert not torch.allclose(other._shared_step((x, y), "train")[1].x_hat, first.x_hat)  # another seed, other ε
+
+
+def test_a_resumed_vae_run_repeats_the_uninterrupted_one(tmp_path):
+    """Killed after 4 of 8 steps (mid-epoch) and resumed, a VAE reaches the weights of the run that was
+    not stopped: its sampling noise is a function of (seed, step), like every other per-step noise."""
+    from tests.helpers import TINY, run_cli
+
+    args = ["--model.arch", "vae", "--model.widths", "[32]", "--model.latent_dim", "4", "--model.latent_activation",
+            "none", "--model.loss", "bce", "--model.regularizers", '[{"name": "vae_kl", "weight": 0.01}]', *TINY,
+            "--trainer.max_epochs", "-1", "--trainer.num_sanity_val_steps", "0"]
+    fit = lambda root, steps, *more: run_cli("fit", *args, "--trainer.default_root_dir", str(root),  # noqa: E731
+                                             "--trainer.max_steps", str(steps), *more)
+    assert fit(tmp_path / "straight", 8)[0] == 0
+    assert fit(tmp_path / "resumed", 4)[0] == 0
+    torch.manual_seed(987)  # whatever the global generator holds when the run resumes
+    code, _, err = fit(tmp_path / "resumed", 8, "--ckpt_path", "last")
+    assert code == 0, err
+    straight, resumed = (torch.load(tmp_path / r / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+                         for r in ("straight", "resumed"))
+    for name, w in straight.items():
+        assert torch.allclose(w, resumed[name], atol=1e-6), name

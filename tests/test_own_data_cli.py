@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import regae
-from regae.checkpoint import load_data, read_checkpoint
+from regae.checkpoints.read import load_data, read_checkpoint
 from regae.data import load_dataset, to_float
 from regae.data.ood import FASHION_CLASSES
 from tests.helpers import TINY, run_cli

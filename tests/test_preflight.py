@@ -5,12 +5,12 @@ import re
 
 import pytest
 
+from regae.cli.preflight import SUBCOMMANDS, TOP_LEVEL, check_config_file, check_trainer_argv, init_params
 from regae.errors import ConfigError
-from regae.preflight import SUBCOMMANDS, TOP_LEVEL, check_config_file, check_trainer_argv, init_params
 from tests.helpers import run_cli
 
 
-@pytest.mark.parametrize("group, cls", [("model", "regae.module:AutoEncoder"),
+@pytest.mark.parametrize("group, cls", [("model", "regae.model.autoencoder:AutoEncoder"),
                                         ("data", "regae.data.datamodule:ImageDataModule")])
 def test_option_names_read_from_source_match_the_signature(group, cls):
     import importlib
@@ -72,7 +72,7 @@ def test_good_and_unreadable_config_files(tmp_path):
     check_config_file(str(good))
     (tmp_path / "empty.yaml").write_text("")
     check_config_file(str(tmp_path / "empty.yaml"))
-    (tmp_path / "subclass.yaml").write_text("model:\n  class_path: regae.module.AutoEncoder\n  init_args: {lr: 1}\n")
+    (tmp_path / "subclass.yaml").write_text("model:\n  class_path: regae.model.autoencoder.AutoEncoder\n  init_args: {lr: 1}\n")
     check_config_file(str(tmp_path / "subclass.yaml"))
     with pytest.raises(ConfigError, match="cannot read config file"):
         check_config_file(str(tmp_path))  # a folder

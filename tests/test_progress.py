@@ -6,10 +6,11 @@ import warnings
 import pytest
 from lightning.pytorch.callbacks import TQDMProgressBar
 
-from regae.cores import CoreShare
-from regae.progress import EpochSummary, ProgressBar, summary_line
-from regae.quiet import WARNINGS
-from regae.trainer_cli import trainer_defaults
+from regae.training.checkpoint_io import AtomicCheckpointIO
+from regae.training.core_share import CoreShare
+from regae.training.noise import WARNINGS
+from regae.training.progress import EpochSummary, ProgressBar, summary_line
+from regae.training.trainer import make_trainer
 from tests.helpers import TINY, run_cli
 
 
@@ -21,12 +22,15 @@ def test_summary_line():
 
 
 def test_extra_callbacks_join_the_defaults_and_a_bar_replaces_ours():
-    kinds = lambda d: [type(c) for c in d["callbacks"]]  # noqa: E731
-    assert kinds(trainer_defaults()) == [ProgressBar, EpochSummary, CoreShare]
+    own = (ProgressBar, EpochSummary, CoreShare)
+    kinds = lambda t: [type(c) for c in t.callbacks if isinstance(c, (*own, TQDMProgressBar))]  # noqa: E731
+    assert kinds(make_trainer(enable_progress_bar=True, logger=False)) == [ProgressBar, EpochSummary, CoreShare]
+    assert kinds(make_trainer(enable_progress_bar=False, logger=False)) == [EpochSummary, CoreShare]
     theirs = TQDMProgressBar(refresh_rate=50)
-    merged = trainer_defaults({"callbacks": [theirs], "plugins": ["x"]})
-    assert kinds(merged) == [EpochSummary, CoreShare, TQDMProgressBar] and merged["callbacks"][2] is theirs
-    assert merged["plugins"] == ["x"] and merged["enable_model_summary"] is False
+    trainer = make_trainer(callbacks=[theirs], enable_progress_bar=True, logger=False)
+    assert kinds(trainer) == [TQDMProgressBar, EpochSummary, CoreShare] and trainer.progress_bar_callback is theirs
+    assert trainer.checkpoint_callback is not None and isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+    assert make_trainer(enable_checkpointing=False, logger=False).checkpoint_callback is None
 
 
 def test_tiny_fit_prints_summary_lines_and_keeps_only_user_warnings(tmp_path):

@@ -1,4 +1,4 @@
-"""regae.runtime: the OpenMP wait policy is set by the entry points, before torch loads, and a
+"""regae.threads.policy: the OpenMP wait policy is set by the entry points, before torch loads, and a
 user's own setting is left alone."""
 
 from __future__ import annotations
@@ -11,17 +11,9 @@ import time
 
 import pytest
 
-from regae import runtime
-from regae.runtime import (
-    BUSY,
-    IDLE,
-    USER_POLICY_VARS,
-    _cpu_jiffies,
-    configure_threads,
-    machine_busy,
-    others_cpu_use,
-    thread_settings,
-)
+from regae.threads import policy as runtime
+from regae.threads.cpu_use import _cpu_jiffies, others_cpu_use
+from regae.threads.policy import BUSY, IDLE, USER_POLICY_VARS, configure_threads, machine_busy, thread_settings
 
 POLICY_VARS = sorted({*USER_POLICY_VARS, *BUSY, *IDLE})
 PROBE = (

@@ -9,7 +9,7 @@ import pytest
 
 from regae import AutoEncoder, MNISTDataModule
 from regae.errors import ConfigError
-from regae.schedule import lr_factor
+from regae.model.schedule import lr_factor
 
 
 def test_cosine_closed_form() -> None:

@@ -6,7 +6,7 @@ reads every ``epochNNN-*.ckpt`` of one training run (made with ``regae fit --con
 --checkpoint.save_top_k -1 --checkpoint.every_n_epochs 1``), fits the report's two classifiers
 (:mod:`regae.analysis.probe`: logistic regression on standardised features, 5-NN) on the codes of all
 60,000 training images and scores them on the 10,000 test images, and compares each epoch's code with
-raw pixels and PCA-32 on the same test images (:func:`regae.analysis.stats.compare_correct`: the
+raw pixels and PCA-32 on the same test images (:func:`regae.reports.stats.compare_correct`: the
 difference in points, its paired 95 % interval, the exact McNemar p). Writes ``OUT.csv``
 (one row per epoch and comparison) and ``OUT.png``.
 """
@@ -25,11 +25,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from regae.analysis.embed import encode  # noqa: E402
-from regae.analysis.measures import test_psnr  # noqa: E402
 from regae.analysis.probe import PIXELS, pca_features, pca_name, pixels, predict  # noqa: E402
-from regae.analysis.stats import compare_correct  # noqa: E402
-from regae.checkpoint import load, load_data  # noqa: E402
+from regae.checkpoints.read import load, load_data  # noqa: E402
+from regae.model.inference import (
+    encode,  # noqa: E402
+    test_psnr,  # noqa: E402
+)
+from regae.reports.stats import compare_correct  # noqa: E402
 
 BASELINES = (PIXELS, pca_name(32))
 

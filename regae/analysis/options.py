@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from regae.errors import ConfigError, OutputError
+from regae.errors import ConfigError
 
 
 @dataclass
@@ -52,14 +52,3 @@ def parse_ckpt_args(args: list[str]) -> dict[str, list[Path]]:
             name, k = f"{base}-{k}", k + 1
         named[name] = [p]
     return named
-
-
-def check_writable(out: Path) -> None:
-    """Create ``out`` (and parents) and prove a file can be written there, else :class:`OutputError`."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".regae-write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot write the report to {out}: {exc.strerror or exc}") from None

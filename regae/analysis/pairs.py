@@ -1,13 +1,13 @@
 """Pixel vs latent interpolation on 20 fixed test pairs from different classes, for every AE.
 
 For a pair (I₁, I₂) and α ∈ {0, .2, .4, .6, .8, 1}: Î_α = D(E(α I₁ + (1-α) I₂)) and
-Î'_α = D(α h₁ + (1-α) h₂) (see :mod:`regae.analysis.interpolate`). Per α we report
+Î'_α = D(α h₁ + (1-α) h₂) (see :mod:`regae.analysis.interpolation`). Per α we report
 PSNR(Î_α, Î'_α) (data range 1) and ‖h_α - h'_α‖₂ as mean ± std over the pairs. At α = 0, 1
 both routes decode the same code: PSNR = ∞ and distance 0, written as such.
 
 Figures show the first training seed of each AE; the numbers average the seeds. Two AEs are
 compared by the per-pair mean PSNR over the interior α (0 < α < 1), paired over the same image
-pairs (paired bootstrap, :func:`regae.analysis.stats.paired_bootstrap`).
+pairs (paired bootstrap, :func:`regae.reports.stats.paired_bootstrap`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from regae.analysis.interpolate import DEFAULT_ALPHAS, interpolate  # noqa: E402
-from regae.analysis.section import Section  # noqa: E402
-from regae.analysis.stats import paired_bootstrap, pairwise  # noqa: E402
-from regae.analysis.tables import fmt, fmt_mean_std, md_table, mean_std  # noqa: E402
+from regae.analysis.interpolation import DEFAULT_ALPHAS, interpolate  # noqa: E402
 from regae.analysis.tsne import DIGITS  # noqa: E402
 from regae.data.mnist import to_float  # noqa: E402
 from regae.errors import DataError  # noqa: E402
+from regae.reports.section import Section  # noqa: E402
+from regae.reports.stats import paired_bootstrap, pairwise  # noqa: E402
+from regae.reports.tables import fmt, fmt_mean_std, md_table, mean_std  # noqa: E402
 
 
 class PairResults(NamedTuple):

@@ -4,7 +4,7 @@ Each feature set (AE codes h = E(x) of every training seed, raw pixels, PCA of t
 the AE's latent size) is fitted on training images and scored on the test set with two
 classifiers: a multinomial logistic regression on standardised features (linear) and a
 5-nearest-neighbour vote in the raw feature space (non-linear). Accuracy = mean(ŷ == y), with a
-95 % interval (:mod:`regae.analysis.stats`). Every AE is compared with every other AE, with raw
+95 % interval (:mod:`regae.reports.stats`). Every AE is compared with every other AE, with raw
 pixels and with PCA of its size on the same test images: the difference in points with a paired
 bootstrap interval and the p-value of a paired test (exact McNemar for one seed each).
 """
@@ -20,12 +20,12 @@ from sklearn.preprocessing import StandardScaler
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from regae.analysis.embed import encode
-from regae.analysis.section import Section
-from regae.analysis.stats import POINTS_KEYS, accuracy_summary, compare_correct, fmt_p, verdict_of
-from regae.analysis.tables import md_table
 from regae.analysis.tsne import subset_indices
 from regae.data.dataset import to_float
+from regae.model.inference import encode
+from regae.reports.section import Section
+from regae.reports.stats import POINTS_KEYS, accuracy_summary, compare_correct, fmt_p, verdict_of
+from regae.reports.tables import md_table
 
 CLASSIFIERS = {
     "logistic regression": lambda seed: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, tol=1e-4)),

@@ -7,9 +7,6 @@ comes from the same dict that goes to metrics.json.
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,16 +14,18 @@ from typing import Any
 
 import torch
 
-from regae.analysis.measures import fmt_psnr, overview_section
-from regae.analysis.options import ReportConfig, check_writable
+from regae.analysis.options import ReportConfig
+from regae.analysis.overview import fmt_psnr, overview_section
 from regae.analysis.pairs import interpolation_section
 from regae.analysis.probe import probe_section
-from regae.analysis.section import Section
-from regae.analysis.tables import fmt, json_safe, md_table, pct
 from regae.analysis.tsne import tsne_section
-from regae.checkpoint import load, load_data, read_checkpoint
+from regae.checkpoints.read import Checkpoint, load_data, model_from, read_checkpoint
+from regae.checkpoints.write import check_writable
 from regae.data.datamodule import VAL_FRACTION_DENOMINATOR
-from regae.errors import CheckpointError, ConfigError, OutputError, RegaeError
+from regae.errors import CheckpointError, ConfigError, RegaeError
+from regae.reports.section import Section
+from regae.reports.tables import fmt, md_table, pct
+from regae.reports.writer import write_report
 
 
 def as_groups(ckpts: dict[str, Path | list[Path]]) -> dict[str, list[Path]]:
@@ -46,22 +45,23 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def load_checked(path: Path, device: torch.device):
-    """``regae.load``, with any failure of ``torch.load`` on a foreign file turned into :class:`CheckpointError`."""
+def load_checked(path: Path, device: torch.device) -> tuple[Checkpoint, Any]:
+    """(checkpoint dict, model on ``device`` in eval mode) from one read of ``path``; any failure of
+    ``torch.load`` on a foreign file is a :class:`CheckpointError`."""
     try:
-        return load(path, map_location=device)
+        ckpt = read_checkpoint(path)
+        return ckpt, model_from(ckpt, path).to(device).eval()
     except RegaeError:
         raise
     except Exception as exc:  # torch's weights-only unpickler raises KeyError/IndexError/... on junk
         raise CheckpointError(f"checkpoint corrupt or not a checkpoint: {path} ({type(exc).__name__})") from None
 
 
-def training_budget(path: Path, train_split: int = 60_000) -> dict[str, Any]:
-    """Steps, batch size and epochs-equivalent of a checkpoint, from what Lightning stored in it.
+def training_budget(ckpt: Checkpoint, train_split: int = 60_000) -> dict[str, Any]:
+    """Steps, batch size and epochs-equivalent of a checkpoint dict, from what Lightning stored in it.
 
     ``train_split``: images in the dataset's training split (validation is held out of it).
     """
-    ckpt = read_checkpoint(path)
     data = ckpt.get("datamodule_hyper_parameters") or {}
     batch = data.get("batch_size")
     val = data.get("val_size")
@@ -86,12 +86,13 @@ def shared_dataset(groups: dict[str, list[Any]]):
     return load_data(next(iter(groups.values()))[0])
 
 
-def budget_section(paths: dict[str, list[Path]], groups: dict[str, list[Any]], train_split: int = 60_000) -> Section:
+def budget_section(paths: dict[str, list[Path]], groups: dict[str, list[Any]], ckpts: dict[str, list[Checkpoint]],
+                   train_split: int = 60_000) -> Section:
     rows, metrics = [], {}
     for name, ps in paths.items():
         metrics[name] = []
-        for path, m in zip(ps, groups[name]):
-            b = training_budget(path, train_split)
+        for path, m, ckpt in zip(ps, groups[name], ckpts[name]):
+            b = training_budget(ckpt, train_split)
             b.update(checkpoint=str(path), arch=m.hparams.get("arch"), latent_dim=m.latent_dim,
                      parameters=sum(p.numel() for p in m.parameters()), seed=m.hparams.get("seed"),
                      lr_schedule=m.hparams.get("lr_schedule", "constant"))
@@ -133,15 +134,17 @@ def build_report(ckpts: dict[str, Path | list[Path]], out: Path, cfg: ReportConf
     ``index.html``, ``metrics.json`` and PNGs."""
     cfg = cfg or ReportConfig()
     device = resolve_device(cfg.device)
-    check_writable(out)
+    check_writable(out, "the report")
     paths = as_groups(ckpts)
-    groups = {name: [load_checked(p, device) for p in ps] for name, ps in paths.items()}
+    loaded = {name: [load_checked(p, device) for p in ps] for name, ps in paths.items()}
+    dicts = {name: [c for c, _ in pairs] for name, pairs in loaded.items()}
+    groups = {name: [m for _, m in pairs] for name, pairs in loaded.items()}
     data = shared_dataset(groups)
     train, test, classes = data.train, data.test, data.classes
     timings: dict[str, float] = {}
     sections: dict[str, Section] = {}
     steps = [
-        ("models", lambda: budget_section(paths, groups, len(train.images))),
+        ("models", lambda: budget_section(paths, groups, dicts, len(train.images))),
         ("overview", lambda: overview_section(groups, test.images, test.labels, out, cfg.n_reg,
                                               {n: [str(p) for p in ps] for n, ps in paths.items()})),
         ("tsne", lambda: tsne_section(groups, test.images, test.labels, out, cfg.n_tsne, cfg.seed, classes)),
@@ -169,42 +172,4 @@ def build_report(ckpts: dict[str, Path | list[Path]], out: Path, cfg: ReportConf
             "statistics": "95 % intervals; paired tests on the same test images: exact McNemar (classifiers, one "
             "seed), paired bootstrap with 10,000 resamples (PSNR, interpolation, several seeds); p < 0.05 is "
             "called a difference"}
-    write_report(list(sections.values()), out, title, intro, meta)
-    return out / "index.md"
-
-
-def write_report(sections: list[Section], out: Path, title: str, intro: str, meta: dict[str, Any]) -> None:
-    """index.md (sections in order), metrics.json ({'report': meta, key: metrics}) and index.html."""
-    md = [f"# {title}\n", intro.strip() + "\n" if intro.strip() else ""]
-    for i, s in enumerate(sections, 1):
-        md.append(f"## {i}. {s.title}\n\n{s.markdown.strip()}\n")
-    text = "\n".join(part for part in md if part)
-    metrics = {"report": meta, **{s.key: s.metrics for s in sections}}
-    try:
-        (out / "index.md").write_text(text, encoding="utf-8")
-        (out / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=1, allow_nan=False) + "\n")
-        (out / "index.html").write_text(to_html(text, title, out), encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
-
-
-CSS = ("body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
-       "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
-       "td:first-child,th:first-child{text-align:left}img{max-width:100%}code{font-size:.9em}")
-
-
-def to_html(markdown: str, title: str, folder: Path) -> str:
-    """Self-contained HTML: markdown rendered by markdown-it (tables on), PNGs inlined as base64."""
-    from markdown_it import MarkdownIt
-
-    body = MarkdownIt("commonmark").enable("table").render(markdown)
-
-    def inline(match: re.Match) -> str:
-        path = folder / match.group(1)
-        if not path.is_file():
-            return match.group(0)
-        return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
-
-    body = re.sub(r'src="([^"/:]+\.png)"', inline, body)
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>{CSS}</style>'
-            f"</head><body>\n{body}</body></html>\n")
+    return write_report(out, list(sections.values()), title, intro, meta)

@@ -22,8 +22,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from regae.analysis.tables import md_table
 from regae.errors import RegaeError
+from regae.reports.tables import md_table
 
 Row = dict[str, Any]
 
@@ -104,19 +104,3 @@ def rows_text(rows: list[Row]) -> str:
     checked = [r for r in rows if r["inside"] is not None]
     held = sum(r["inside"] for r in checked)
     return f"{table}\n\n{held} of {len(checked)} figures with an interval reproduced within it."
-
-
-def check_rerun_main(argv: list[str]) -> int:
-    """regae check-rerun PUBLISHED RERUN"""
-    import argparse
-
-    from regae.analysis.commands import _Parser
-
-    p = _Parser(prog="regae check-rerun", description=__doc__.split("\n\n", 1)[1],
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("published", help="the published report folder (or its metrics.json), e.g. docs/report")
-    p.add_argument("rerun", help="the rerun's report folder (or its metrics.json), e.g. report")
-    args = p.parse_args(argv)
-    rows = compare_metrics(read_metrics(args.published), read_metrics(args.rerun))
-    print(rows_text(rows))
-    return 0 if all(r["inside"] is not False for r in rows) else 1

@@ -19,8 +19,8 @@ from sklearn.manifold import TSNE  # noqa: E402
 from torch import Tensor  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from regae.analysis.embed import encode  # noqa: E402
-from regae.analysis.section import Section  # noqa: E402
+from regae.model.inference import encode  # noqa: E402
+from regae.reports.section import Section  # noqa: E402
 
 PERPLEXITY = 30.0
 DIGITS = tuple(str(c) for c in range(10))

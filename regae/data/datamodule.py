@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from regae.data.dataset import DEFAULT_MAX_BYTES, ImageDataset
 from regae.data.loader import TensorBatchLoader
+from regae.data.record import RECORD_KEY
 from regae.data.registry import load_dataset
 from regae.errors import ConfigError
 
@@ -101,6 +102,14 @@ class ImageDataModule(pl.LightningDataModule):
     def record(self) -> dict[str, Any]:
         """What a checkpoint stores about the data (see :meth:`ImageDataset.record`)."""
         return self.data.record()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved by Lightning in every checkpoint (:mod:`regae.data.record`): the data's record."""
+        return {RECORD_KEY: self.record()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Nothing to restore: the record describes the data for readers of the checkpoint, and the
+        data itself is what the command line names (resuming keeps the same options)."""
 
     def setup(self, stage: str | None = None) -> None:
         train, test = self.data.train, self.data.test

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 
 from regae.errors import ConfigError
@@ -76,6 +77,7 @@ class AENet(nn.Module):
     def decode(self, h: Tensor) -> Tensor:
         return self.decoder(h)
 
-    def forward(self, x: Tensor) -> AEOutput:
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> AEOutput:
+        """x (B, C, H, W) -> (x_hat, h); ``generator`` feeds nets that sample (the VAE), others ignore it."""
         h = self.encode(x)
         return AEOutput(self.decode(h), h)

@@ -110,7 +110,7 @@ class ConvAENet(AENet):
     def decode(self, h: Tensor, indices: list[Tensor] | None = None) -> Tensor:
         return self.decoder(h, indices)
 
-    def forward(self, x: Tensor) -> AEOutput:
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> AEOutput:
         h, indices = self.encoder.features(x)
         return AEOutput(self.decoder(h, indices if self.decoder.mode != "deconv" else None), h)
 

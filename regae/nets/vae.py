@@ -9,7 +9,9 @@ contract of every other architecture. The forward returns a :class:`VAEOutput`, 
 N(0, I), a regularizer (:class:`regae.regularizers.vae.GaussianKL`), needs no second encoder
 pass (it falls back to :meth:`VAENet.posterior` when given only x).
 
-Training noise ε comes from torch's global generator (seeded by ``seed_everything``).
+Training noise ε comes from the ``generator`` the forward is given: in training the model's
+per-step generator (a function of seed and global step), so a resumed run draws the noise an
+uninterrupted one would; without one, from torch's global generator.
 """
 
 from __future__ import annotations
@@ -60,9 +62,13 @@ class VAENet(AENet):
         """(μ, log σ²) of q(z|x), each (B, d)."""
         return self.encoder.stats(x)
 
-    def forward(self, x: Tensor) -> VAEOutput:
-        mu, logvar = self.posterior(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu  # (B, d)
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+        mu, logvar = self.posterior(x)  # (B, d) each
+        if self.training:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps  # (B, d)
+        else:
+            z = mu
         return VAEOutput(self.decode(z), z, mu, logvar)
 
 

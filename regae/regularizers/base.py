@@ -14,7 +14,7 @@ from regae.nets.base import AENet, AEOutput
 class Regularizer(ABC):
     """A penalty R(model, x, h) -> scalar; the training loss adds ``weight * R``.
 
-    ``x`` is the encoder's input batch (B, 1, 28, 28) and ``h = model.encode(x)`` (B, d).
+    ``x`` is the encoder's input batch (B, C, H, W) and ``h = model.encode(x)`` (B, d).
     When :attr:`needs_input_grad` is true the caller computes ``h`` from an ``x`` that
     requires grad, so the penalty can differentiate ``h`` w.r.t. ``x`` without a second
     forward pass.

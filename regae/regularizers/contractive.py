@@ -52,7 +52,7 @@ def _as_function(encoder: nn.Module):
 def frobenius_per_sample(encoder: nn.Module, x: Tensor) -> Tensor:
     """Naive reference: vmap over samples of jacrev of the single-sample encoder. (B,)"""
     f = _as_function(encoder)
-    jac = vmap(jacrev(lambda xi: f(xi.unsqueeze(0)).squeeze(0)))(x)  # (B, d, 1, 28, 28)
+    jac = vmap(jacrev(lambda xi: f(xi.unsqueeze(0)).squeeze(0)))(x)  # (B, d, C, H, W)
     return jac.pow(2).flatten(1).sum(1)
 
 
@@ -72,10 +72,10 @@ def frobenius_exact(encoder: nn.Module, x: Tensor, chunk_size: int | str | None 
     for start in range(0, d, step):
         basis = eye[start : start + step].unsqueeze(1).expand(-1, h.shape[0], d)  # (c, B, d)
         if basis.shape[0] == 1:
-            (rows,) = vjp_fn(basis[0])  # (B, 1, 28, 28)
+            (rows,) = vjp_fn(basis[0])  # (B, C, H, W)
             rows = rows.unsqueeze(0)
         else:
-            (rows,) = vmap(vjp_fn)(basis)  # (c, B, 1, 28, 28)
+            (rows,) = vmap(vjp_fn)(basis)  # (c, B, C, H, W)
         total = total + rows.pow(2).sum(dim=(0, *range(2, rows.ndim)))
     return total
 
@@ -98,13 +98,13 @@ def frobenius_exact_from_graph(h: Tensor, x: Tensor, chunk_size: int | str | Non
         stop = min(start + step, d)
         if stop - start == 1:
             (rows,) = torch.autograd.grad(h[:, start].sum(), x, create_graph=True, retain_graph=True)
-            total = total + rows.pow(2).flatten(1).sum(1)  # rows: (B, 1, 28, 28)
+            total = total + rows.pow(2).flatten(1).sum(1)  # rows: (B, C, H, W)
             continue
         basis = torch.zeros(stop - start, *h.shape, device=h.device, dtype=h.dtype)  # (c, B, d)
         basis[torch.arange(stop - start), :, torch.arange(start, stop)] = 1.0
         (rows,) = torch.autograd.grad(
             h, x, grad_outputs=basis, create_graph=True, retain_graph=True, is_grads_batched=True
-        )  # (c, B, 1, 28, 28)
+        )  # (c, B, C, H, W)
         total = total + rows.pow(2).sum(dim=(0, *range(2, rows.ndim)))
     return total
 

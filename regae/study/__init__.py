@@ -12,7 +12,7 @@ _EXPORTS = {
     "LEVELS": "regae.study.budgets", "RECIPES": "regae.study.budgets", "Budget": "regae.study.budgets",
     "Level": "regae.study.budgets", "Recipe": "regae.study.budgets", "plan": "regae.study.budgets",
     "StudyContext": "regae.study.runner",
-    "load_sections": "regae.study.writer", "write_sections": "regae.study.writer",
+    "load_sections": "regae.reports.writer", "write_report": "regae.reports.writer",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -27,6 +27,6 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from regae.reports.writer import load_sections, write_report  # noqa: F401
     from regae.study.budgets import LEVELS, RECIPES, Budget, Level, Recipe, plan  # noqa: F401
     from regae.study.runner import StudyContext  # noqa: F401
-    from regae.study.writer import load_sections, write_sections  # noqa: F401

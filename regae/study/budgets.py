@@ -3,7 +3,7 @@
 A :class:`Level` fixes what every experiment gets: training images, test images, validation
 images (held out of the training set, scored after every epoch for the learning curves).
 A :class:`Recipe` fixes how one kind of model trains at each level: epochs, batch, Adam's
-learning rate with a cosine decay after a linear warm-up (:mod:`regae.schedule`), and how
+learning rate with a cosine decay after a linear warm-up (:mod:`regae.model.schedule`), and how
 many seeds it repeats. ``plan(level, recipe)`` resolves the two into a :class:`Budget`.
 
 The recipes' numbers come from pilot learning curves (``python -m regae.study.pilot``, one

@@ -1,11 +1,11 @@
-"""The study's comparisons, through :mod:`regae.analysis.stats`: per-image errors of several seeds
+"""The study's comparisons, through :mod:`regae.reports.stats`: per-image errors of several seeds
 in, a summary (mean ± std over seeds) or a paired test with its verdict sentence out.
 
 Conventions: a model trained with k seeds gives a (k, N) array of per-image mean squared
 errors on the same N test images; its PSNR is the mean over seeds of the pooled PSNR
 10 log10(1 / mean error) of each seed. Two models are compared on the same test images by
-the paired bootstrap of :func:`regae.analysis.stats.psnr_difference` (images resampled, the
-seeds of each model kept together); classifiers by :func:`regae.analysis.stats.compare_correct`
+the paired bootstrap of :func:`regae.reports.stats.psnr_difference` (images resampled, the
+seeds of each model kept together); classifiers by :func:`regae.reports.stats.compare_correct`
 (exact McNemar for one seed each).
 """
 
@@ -16,16 +16,17 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from regae.analysis import stats
+from regae.model.inference import per_image_mse
+from regae.reports import stats
 
 #: Bootstrap resamples: p-values down to 2 / (N_BOOT + 1) ~ 1e-3, and a (N_BOOT, 10,000)
 #: resample-index array that stays ~160 MB.
 N_BOOT = 2000
 
 
-def per_image_mse(x_hat: torch.Tensor, x: torch.Tensor) -> np.ndarray:
-    """(N, ...) pairs -> (N,) mean squared error of each image, float64."""
-    return (x_hat.double() - x.double()).pow(2).flatten(1).mean(1).numpy()
+def image_errors(x_hat: torch.Tensor, x: torch.Tensor) -> np.ndarray:
+    """Each image's mean squared error (N,) as float64 numpy (the statistics work on arrays)."""
+    return per_image_mse(x_hat, x).numpy()
 
 
 def seeds_psnr(errors: np.ndarray | Sequence[np.ndarray]) -> dict:
@@ -77,7 +78,7 @@ def compare_accuracy(name_a: str, correct_a: Sequence[np.ndarray], name_b: str, 
 
 
 def accuracy_text(summary: dict) -> str:
-    """'96.4 % [95.5, 97.1]' from :func:`regae.analysis.stats.accuracy_summary` (± std for several seeds)."""
+    """'96.4 % [95.5, 97.1]' from :func:`regae.reports.stats.accuracy_summary` (± std for several seeds)."""
     acc = 100 * summary["accuracy"]
     std = summary.get("std_over_seeds")
     centre = f"{acc:.1f} ± {100 * std:.1f} %" if std is not None else f"{acc:.1f} %"

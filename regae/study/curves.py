@@ -20,9 +20,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from regae.reports.tables import number_table  # noqa: E402
 from regae.study.figures import _save  # noqa: E402
 from regae.study.runner import Trained  # noqa: E402
-from regae.study.writer import table  # noqa: E402
 
 
 def last_quarter_gain(curve: Sequence[float]) -> float:
@@ -60,7 +60,7 @@ def training_table(groups: dict[str, Sequence[Trained]]) -> str:
         rows.append([name, rec["recipe"], len(runs), runs[0].budget.epochs, f"{rec['final_val_psnr_mean']:.2f}",
                      f"{rec['last_quarter_gain_db']:+.2f}",
                      f"{wall:.0f} s wall / {cpu:.0f} s CPU (load {np.mean(rec['load']):.1f})"])
-    return table(["model", "recipe", "seeds", "epochs", "final val PSNR (dB)", "last-quarter gain (dB)",
+    return number_table(["model", "recipe", "seeds", "epochs", "final val PSNR (dB)", "last-quarter gain (dB)",
                   "training time, all seeds"], rows)
 
 

@@ -13,6 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from regae.threads.count import threads
+
 
 class PCA(NamedTuple):
     mean: Tensor  # (D,)
@@ -28,12 +30,8 @@ def fit_pca(x: Tensor, k: int) -> PCA:
     mean = flat.mean(0)
     centred = flat - mean
     cov = centred.T @ centred / flat.shape[0]  # (D, D)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 784x784 eigh is fastest on one thread; several stall on a busy machine
-    try:
+    with threads(1):  # a 784x784 eigh is fastest on one thread; several stall on a busy machine
         evals, evecs = torch.linalg.eigh(cov)  # ascending
-    finally:
-        torch.set_num_threads(threads)
     evals, evecs = evals.flip(0).clamp_min(0), evecs.flip(1)
     return PCA(mean.float(), evecs[:, :k].T.contiguous().float(), evals.float())
 

@@ -46,14 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     import lightning.pytorch as pl
-    import torch
 
     from regae.data.datamodule import MNISTDataModule
-    from regae.module import AutoEncoder
-    from regae.study.runner import EpochRecorder, quiet_lightning
+    from regae.model.autoencoder import AutoEncoder
+    from regae.study.runner import EpochRecorder, train_model
+    from regae.threads.count import set_threads
+    from regae.training.noise import third_party_noise
 
-    torch.set_num_threads(args.threads)
-    quiet_lightning()
+    set_threads(args.threads)
     spec = dict(specs.PILOT_SPECS[args.spec])
     if args.loss:
         spec["loss"] = args.loss
@@ -83,10 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                                         round(time.process_time() - start_cpu, 1), os.getloadavg()[0]])
 
     out.write_text("epoch,train_loss,val_loss,val_psnr,wall_s,cpu_s,load1\n")
-    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=args.epochs, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         num_sanity_val_steps=0, callbacks=[Writer()])
-    trainer.fit(model, datamodule=data)
+    with third_party_noise():
+        train_model(model, data, args.epochs, callbacks=[Writer()], indent="")
     return 0
 
 

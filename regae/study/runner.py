@@ -6,20 +6,18 @@ memoises trained models by their hyperparameters, so ``regae study all`` trains 
 deep AE once for the PCA comparison, the non-digit inputs and the CNN experiment.
 
 Models are regae's own :class:`~regae.AutoEncoder` trained on :class:`~regae.MNISTDataModule`
-by a Lightning ``Trainer``, validated after every epoch on held-out training images (the
-learning curves); scores are computed on the first ``level.test_images`` MNIST test images. PSNR over a set is 10 log10(1 / MSE) with the MSE averaged over all its pixels
-(what torchmetrics' ``PeakSignalNoiseRatio(data_range=1)`` accumulates).
+by the Trainer every regae run gets (:func:`regae.training.trainer.make_trainer`: atomic
+checkpoint IO, core sharing, one line per epoch), validated after every epoch on held-out
+training images (the learning curves); scores are computed on the first ``level.test_images``
+MNIST test images with :mod:`regae.model.inference` (PSNR pooled over all pixels of the set).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -29,11 +27,16 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from regae.checkpoint import load
+from regae.checkpoints.read import load
+from regae.checkpoints.slim import save_model
+from regae.checkpoints.write import atomic_write_json
 from regae.data.datamodule import MNISTDataModule
 from regae.data.mnist import load_split, to_float
-from regae.module import AutoEncoder
+from regae.data.registry import load_dataset
+from regae.model.autoencoder import AutoEncoder
 from regae.study.budgets import LEVELS, RECIPES, Budget, Level, Recipe, plan
+from regae.training.progress import EpochSummary
+from regae.training.trainer import make_trainer
 
 
 def accelerator(device: str) -> str:
@@ -43,12 +46,11 @@ def accelerator(device: str) -> str:
 class EpochRecorder(pl.Callback):
     """Records the mean training loss and (if validation runs) the validation loss and PSNR per epoch."""
 
-    def __init__(self, log: Callable[[str], None] | None = None, every: int = 1) -> None:
+    def __init__(self) -> None:
         self.train: list[float] = []
         self.val: list[float] = []
         self.val_psnr: list[float] = []
         self._sum, self._n = 0.0, 0
-        self._log, self._every = log, every
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -57,10 +59,6 @@ class EpochRecorder(pl.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:  # runs after the epoch's validation
         self.train.append(self._sum / max(self._n, 1))
         self._sum, self._n = 0.0, 0
-        epoch = len(self.train)
-        if self._log is not None and (epoch % self._every == 0 or epoch == trainer.max_epochs):
-            val = f", val PSNR {self.val_psnr[-1]:.2f} dB" if self.val_psnr else ""
-            self._log(f"    epoch {epoch}/{trainer.max_epochs}: train loss {self.train[-1]:.5f}{val}")
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         metrics = trainer.callback_metrics
@@ -69,18 +67,18 @@ class EpochRecorder(pl.Callback):
             self.val_psnr.append(float(metrics["val/psnr"]))
 
 
-def save_checkpoint(model: AutoEncoder, path: Path) -> Path:
-    """Write ``model`` atomically as a checkpoint :func:`regae.load` reads (weights, hyperparameters,
-    regae's entry), without a Trainer."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt: dict[str, Any] = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
-                            "pytorch-lightning_version": pl.__version__}
-    model.on_save_checkpoint(ckpt)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
-    return path
+def train_model(model: AutoEncoder, data: MNISTDataModule, epochs: int, device: str = "cpu",
+                callbacks: list[pl.Callback] = (), lines_every: int = 1, indent: str = "    ") -> pl.Trainer:
+    """Fit ``model`` on ``data`` for ``epochs`` with the one Trainer builder: no logger and no checkpoint
+    callback (the study saves what it keeps), validation after every epoch, an epoch line every
+    ``lines_every`` epochs (and the last)."""
+    trainer = make_trainer(
+        accelerator=accelerator(device), devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, num_sanity_val_steps=0,
+        callbacks=[*callbacks, EpochSummary(every=lines_every, prefix=indent)],
+    )
+    trainer.fit(model, datamodule=data)
+    return trainer
 
 
 @dataclass
@@ -101,7 +99,8 @@ class Trained:
     cached: bool = False  # loaded from the cache: trained by an earlier invocation
 
     def save_checkpoint(self, path: Path) -> None:
-        save_checkpoint(self.model, path)
+        """A weights-only checkpoint of the model (:func:`regae.checkpoints.slim.save_model`); MNIST's record."""
+        save_model(self.model, path, load_dataset("mnist").record())
 
     def record(self) -> dict[str, Any]:
         """The JSON-able training record (what the cache stores next to the weights)."""
@@ -229,13 +228,8 @@ class StudyContext:
             from regae.study.pretrain import pretrain_on
 
             pretrain_on(model.net, data, budget.pretrain_epochs, budget.lr, budget.batch_size, seed, self.log)
-        recorder = EpochRecorder(self.log, every=max(1, budget.epochs // 10))
-        trainer = pl.Trainer(
-            accelerator=accelerator(self.device), devices=1, max_epochs=budget.epochs, logger=False,
-            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-            num_sanity_val_steps=0, callbacks=[recorder],
-        )
-        trainer.fit(model, datamodule=data)
+        recorder = EpochRecorder()
+        trainer = train_model(model, data, budget.epochs, self.device, [recorder], max(1, budget.epochs // 10))
         trained = Trained(model.eval(), label, seed, budget, time.perf_counter() - wall0, time.process_time() - cpu0,
                           (load0 + os.getloadavg()[0]) / 2, trainer.global_step, recorder.train, recorder.val,
                           recorder.val_psnr)
@@ -265,45 +259,10 @@ class StudyContext:
         paths = self._cache_paths(key)
         if paths is None:
             return
-        save_checkpoint(trained.model, paths[0])
-        paths[1].write_text(json.dumps(trained.record() | {"key": key}, indent=1))
-
-
-@torch.no_grad()
-def reconstruct(model: AutoEncoder, x: Tensor, batch: int = 1000) -> Tensor:
-    """model(x).x_hat in eval mode, in batches, on the model's device; returned on the CPU."""
-    model.eval()
-    device = next(model.parameters()).device
-    return torch.cat([model(x[i : i + batch].to(device)).x_hat.cpu() for i in range(0, len(x), batch)])
-
-
-@torch.no_grad()
-def encode(model: AutoEncoder, x: Tensor, batch: int = 1000) -> Tensor:
-    """model.encode(x) in eval mode, in batches: (N, d) on the CPU."""
-    model.eval()
-    device = next(model.parameters()).device
-    return torch.cat([model.encode(x[i : i + batch].to(device)).cpu() for i in range(0, len(x), batch)])
+        trained.save_checkpoint(paths[0])
+        atomic_write_json(trained.record() | {"key": key}, paths[1])
 
 
 def one_per_class(labels: Tensor, per_class: int = 1) -> Tensor:
     """Indices of the first ``per_class`` examples of each class 0..9, ordered by class."""
     return torch.cat([torch.nonzero(labels == c).flatten()[:per_class] for c in range(10)])
-
-
-def mse(x_hat: Tensor, x: Tensor) -> float:
-    """Mean squared error over all pixels of the set."""
-    return float((x_hat - x).pow(2).mean())
-
-
-def psnr(x_hat: Tensor, x: Tensor) -> float:
-    """PSNR of the set in dB: 10 log10(1 / MSE), data range 1."""
-    err = mse(x_hat, x)
-    return float("inf") if err == 0 else 10 * math.log10(1.0 / err)
-
-
-def quiet_lightning() -> None:
-    """Silence Lightning's per-run info lines (GPU available, TPU ...) during a study."""
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*`srun` command is available.*")
-    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")

@@ -3,8 +3,9 @@ import json
 import pytest
 
 from regae import load
-from regae.analysis.commands import CPU_EPOCHS, CPU_OVERRIDES, plan_runs, split_data_args
+from regae.analysis.compare import CPU_EPOCHS, CPU_OVERRIDES, plan_runs
 from regae.cli import main
+from regae.cli.report import split_data_args
 
 
 def test_plan_runs_budgets(tmp_path):

@@ -1,7 +1,7 @@
 import torch
 
 from regae import load, load_split
-from regae.analysis.interpolate import DEFAULT_ALPHAS
+from regae.analysis.interpolation import DEFAULT_ALPHAS
 from regae.analysis.pairs import draw_pairs, run_pairs, summary
 from regae.data.mnist import to_float
 

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from regae import load, load_split
-from regae.analysis.embed import encode
 from regae.analysis.probe import CLASSIFIERS, comparisons, pca_features, probe
-from regae.analysis.stats import accuracy_summary, compare_correct
 from regae.analysis.tsne import subset_indices
+from regae.model.inference import encode
+from regae.reports.stats import accuracy_summary, compare_correct
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ import re
 import pytest
 import torch
 
-from regae.analysis.measures import fmt_psnr
 from regae.analysis.options import ReportConfig, parse_ckpt_args
+from regae.analysis.overview import fmt_psnr
 from regae.analysis.probe import fmt_acc
 from regae.analysis.report import build_report
-from regae.analysis.stats import fmt_p
-from regae.analysis.tables import fmt, fmt_mean_std, parse_md_tables
 from regae.cli import main
+from regae.reports.stats import fmt_p
+from regae.reports.tables import fmt, fmt_mean_std, parse_md_tables
 
 
 @pytest.fixture(scope="module")

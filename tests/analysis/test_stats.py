@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from regae.analysis.stats import (
+from regae.reports.stats import (
     accuracy,
     fmt_p,
     mcnemar,
@@ -129,7 +129,7 @@ def test_paired_difference_interval_worked_example() -> None:
 
 
 def test_pairwise_runs_the_test_on_every_pair_in_order_and_says_the_verdict():
-    from regae.analysis.stats import paired_bootstrap, pairwise
+    from regae.reports.stats import paired_bootstrap, pairwise
 
     rng = np.random.default_rng(0)
     base = rng.normal(size=500)
@@ -142,7 +142,7 @@ def test_pairwise_runs_the_test_on_every_pair_in_order_and_says_the_verdict():
 
 def test_unpaired_psnr_difference_on_sets_of_different_sizes():
     """Two draws of one distribution: no significant difference; errors 10x smaller: +10 dB, p tiny."""
-    from regae.analysis.stats import unpaired_psnr_difference
+    from regae.reports.stats import unpaired_psnr_difference
 
     rng = np.random.default_rng(1)
     a, b = rng.gamma(2.0, 0.005, size=3000), rng.gamma(2.0, 0.005, size=2000)

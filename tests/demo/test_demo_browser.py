@@ -182,7 +182,7 @@ def own_url(own):
 
 
 def test_switching_to_a_colour_model_swaps_canvases_for_uploads(browser, own_url, own, tmp_path):
-    from regae.checkpoint import load_data
+    from regae.checkpoints.read import load_data
 
     test_images = load_data(own.model("cells")).test.images  # (N, 3, 32, 32) uint8
     upload = tmp_path / "upload.png"

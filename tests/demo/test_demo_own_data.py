@@ -23,7 +23,7 @@ from torchmetrics.image import PeakSignalNoiseRatio  # noqa: E402
 from demo.draw import prepare, sketch_image  # noqa: E402
 from demo.predictor import Predictor  # noqa: E402
 from demo.views import cards_markdown, input_view, table_rows, zoom  # noqa: E402
-from regae.checkpoint import load_data  # noqa: E402
+from regae.checkpoints.read import load_data  # noqa: E402
 from regae.data import load_dataset, to_float  # noqa: E402
 from tests.demo.helpers import launch  # noqa: E402
 from tests.owndata import RGB_CLASSES  # noqa: E402
@@ -117,9 +117,9 @@ def test_cards_and_input_lines_show_each_dataset_and_input_size(own):
 
 def test_checkpoints_whose_data_cannot_be_read_are_unusable_with_the_reason(own_data, tmp_path):
     ckpt = torch.load(own_data.folder / "cells.ckpt", weights_only=True)
-    ckpt["regae"]["data"]["dataset"] = f"folder:{tmp_path / 'moved-away'}"
+    ckpt["ImageDataModule"]["record"]["dataset"] = f"folder:{tmp_path / 'moved-away'}"  # regae.data.record
     torch.save(ckpt, tmp_path / "moved.ckpt")
-    del ckpt["regae"]["data"]  # as checkpoints older than datasets: MNIST only if 1x28x28
+    del ckpt["ImageDataModule"]  # as checkpoints older than datasets: MNIST only if 1x28x28
     torch.save(ckpt, tmp_path / "unrecorded.ckpt")
     shutil.copy(own_data.folder / "patches.ckpt", tmp_path / "patches.ckpt")
     status = Predictor(tmp_path).status()

@@ -3,7 +3,7 @@
 Lightning 2.6's ``TorchCheckpointIO`` stages the file in ``tempfile.gettempdir()`` and moves
 it into place; when that folder is another filesystem (here ``TMPDIR=/dev/shm``, a tmpfs) the
 move is a copy into the final name, so a kill mid-copy truncates the file (shown below for
-real). regae's :class:`~regae.io.AtomicCheckpointIO` writes a temp file next to the target,
+real). regae's :class:`~regae.checkpoints.write.AtomicCheckpointIO` writes a temp file next to the target,
 fsyncs it and renames it over the target.
 """
 
@@ -22,8 +22,9 @@ import torch
 from faultkit import TINY, env, kill_when, regae, start
 
 import regae as rg
+from regae.checkpoints.write import atomic_write_bytes
 from regae.errors import CheckpointError
-from regae.io import AtomicCheckpointIO, atomic_write_bytes
+from regae.training.checkpoint_io import AtomicCheckpointIO
 
 pytestmark = pytest.mark.faults
 
@@ -82,7 +83,7 @@ def test_repeated_kills_during_checkpoint_writes_keep_last_loadable(tmp_path, ot
 WRITER = """
 import sys, torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from regae.io import AtomicCheckpointIO
+from regae.training.checkpoint_io import AtomicCheckpointIO
 io = AtomicCheckpointIO() if sys.argv[1] == "atomic" else TorchCheckpointIO()
 big = {"state_dict": {"w": torch.ones(24_000_000)}, "regae": {}, "global_step": 1}
 while True:

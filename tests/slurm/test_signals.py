@@ -15,7 +15,7 @@ from lightning.pytorch.callbacks import Callback
 from launch.signals import JobStopped, StopOnSignal
 from launch.submit import job_setup
 from regae import read_checkpoint
-from regae.cli import run_trainer_cli
+from regae.training.lightning_cli import run_trainer_cli
 
 STEPS = 12
 
@@ -37,7 +37,7 @@ def fit(root: Path, *callbacks: Callback) -> None:
             "--trainer.max_steps", str(STEPS), "--trainer.max_epochs", "-1", "--trainer.logger", "false",
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
             "--trainer.default_root_dir", str(root)]
-    run_trainer_cli(argv, trainer_defaults_extra={"callbacks": list(callbacks)})
+    run_trainer_cli(argv, extra_callbacks=list(callbacks))
 
 
 def test_sigterm_saves_that_step_then_training_goes_on(tmp_path: Path, capsys) -> None:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from regae.data.datamodule import MNISTDataModule
-from regae.module import AutoEncoder
+from regae.model.autoencoder import AutoEncoder
 from regae.study.pretrain import layer_pairs, pretrain
 
 

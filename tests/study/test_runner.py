@@ -11,13 +11,14 @@ import torch
 
 from regae.cli import main
 from regae.errors import ConfigError
+from regae.model.inference import psnr
 from regae.study.budgets import LEVELS, RECIPES, Level, Recipe, plan
-from regae.study.commands import preface, record_run
-from regae.study.conv_decoders import moving_average
 from regae.study.curves import last_quarter_gain
+from regae.study.experiments.conv_decoders import moving_average
+from regae.study.experiments.sparse import sparsity_stats
 from regae.study.registry import EXPERIMENTS, section_key
-from regae.study.runner import one_per_class, psnr
-from regae.study.sparse import sparsity_stats
+from regae.study.runner import one_per_class
+from regae.study.session import preface, record_run
 
 
 def test_plan_resolves_level_and_recipe():
@@ -64,15 +65,15 @@ def test_every_experiment_module_has_run_and_its_key():
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from regae.study.commands import parser; text = parser().format_help(); "
+    code = ("import sys; from regae.cli.study import parser; text = parser().format_help(); "
             "assert 'torch' not in sys.modules, 'torch imported'; assert 'deep' in text; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_helpers():
-    assert psnr(torch.full((2, 4), 0.1), torch.zeros(2, 4)) == pytest.approx(20.0)  # MSE 0.01
-    assert psnr(torch.ones(3), torch.ones(3)) == float("inf")
+    assert float(psnr(torch.full((2, 4), 0.1), torch.zeros(2, 4))) == pytest.approx(20.0)  # MSE 0.01
+    assert float(psnr(torch.ones(3), torch.ones(3))) == float("inf")
     labels = torch.tensor([3, 1, 0, 1, 2, 4, 5, 6, 7, 8, 9, 0])
     assert one_per_class(labels).tolist() == [2, 1, 4, 0, 5, 6, 7, 8, 9, 10]
     assert moving_average([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
