@@ -71,8 +71,10 @@ def run_pytest(session: nox.Session, *args: str, allow_none: bool = False) -> No
 # -- the CI set -----------------------------------------------------------------------------
 @ci_session
 def lint(session: nox.Session) -> None:
-    """ruff over the whole repository."""
+    """ruff over the whole repository, then the architecture: the import contracts in pyproject.toml
+    (layers, the torch-free front door, who may import submitit and gradio, no cycles)."""
     session.run(PY, "-m", "ruff", "check", ".", external=True)
+    session.run(str(Path(PY).with_name("lint-imports")), "--no-cache", external=True)
 
 
 @ci_session

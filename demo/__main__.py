@@ -41,11 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_threads()  # before torch loads (see regae.threads.policy)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    import torch
-
     from demo.app import CONCURRENCY, CSS, MAX_FILE_SIZE, build_demo
+    from regae.threads.count import set_threads
 
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     if not args.checkpoints.is_dir():
         print(f"demo: warning: checkpoint folder {args.checkpoints} does not exist; the app will say so",

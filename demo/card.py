@@ -101,7 +101,11 @@ def closest_preset(hparams: dict[str, Any]) -> tuple[str | None, dict[str, Any]]
 
 def read_card(name: str, path: str | Path) -> Card:
     """The card of the checkpoint at ``path`` (``CheckpointError`` if it is unusable)."""
-    ckpt = read_checkpoint(path)
+    return card_from(name, read_checkpoint(path))
+
+
+def card_from(name: str, ckpt: dict[str, Any]) -> Card:
+    """The card of a checkpoint dict already read by :func:`regae.checkpoints.read.read_checkpoint`."""
     hparams = {k: v for k, v in (ckpt.get("hyper_parameters") or {}).items() if not k.startswith("_")}
     stored = (ckpt.get("demo_card") or {}).get("preset")
     if stored in preset_models():

@@ -5,9 +5,8 @@ shipped checkpoints; :func:`reference_from` makes one from any :class:`regae.dat
 
 * for labelled data, a classifier on the codes of ``n_train`` training images (the report's linear probe: logistic
   regression on standardised codes) and its accuracy ``mean(ŷ == y)`` on every test image;
-* the test PSNR over all test images as ``regae test`` computes it (torchmetrics'
-  ``PeakSignalNoiseRatio(data_range=1)``: one MSE over every pixel of the set),
-  ``10 log10(1 / mean((D(E(x)) − x)²))``;
+* the test PSNR over all test images as ``regae test`` computes it (one MSE over every pixel of
+  the set, :mod:`regae.model.inference`);
 * the 2-D PCA map of the test codes (:mod:`demo.latent_map`), coloured by class when labelled.
 
 Unlabelled data (or labels of one class only) gives no classifier and no accuracy: ``classifier``
@@ -27,14 +26,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from demo.latent_map import LatentMap, render
 from regae.analysis.probe import CLASSIFIERS
 from regae.analysis.tsne import subset_indices
+from regae.model.inference import encode, psnr_from_mse, run
 
 N_TRAIN = 20_000  # training codes for the classifier (as the report's probe)
+BATCH = 250  # images per batch through the model: measured fastest with one torch thread
 CLASSIFIER = "logistic regression"
 
 
@@ -83,9 +83,9 @@ def reference_from(data) -> Reference:
                      data.test.labels, data.classes, data.spec)
 
 
-def to_batch(images: Tensor, shape: tuple[int, int, int]) -> Tensor:
-    """uint8 (B, H, W) or (B, C, H, W) -> float32 (B, C, H, W) in [0, 1]."""
-    return images.reshape(len(images), *shape).float().div_(255.0)
+def as_images(images: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    """uint8 (N, H, W) or (N, C, H, W) -> uint8 (N, C, H, W) of the model's input ``shape`` (no copy)."""
+    return images.reshape(len(images), *shape)
 
 
 class CodeClassifier:
@@ -124,21 +124,6 @@ class Insight:
     no_classes: str | None = None  # why there is no classifier, as a sentence; None when there is one
 
 
-@torch.no_grad()
-def codes_and_errors(model, images: Tensor, shape: tuple[int, int, int], batch_size: int = 250,
-                     decode: bool = True) -> tuple[Tensor, float]:
-    """h = E(x) for uint8 images (N, ...) -> (codes (N, d) on the CPU, Σ (D(h) − x)² or 0 if not ``decode``)."""
-    device = next(model.parameters()).device
-    codes, sse = [], 0.0
-    for s in range(0, len(images), batch_size):  # batches of 250 measured fastest with one thread
-        x = to_batch(images[s : s + batch_size], shape).to(device)  # (b, C, H, W)
-        h = model.encode(x)  # (b, d)
-        if decode:
-            sse += float((model.decode(h) - x).double().pow(2).sum())
-        codes.append(h.float().cpu())
-    return torch.cat(codes), sse
-
-
 def analyse(model, ref: Reference, n_train: int = N_TRAIN, seed: int = 0) -> Insight:
     """Classifier, accuracy, test PSNR and map of ``model`` on ``ref`` (a few seconds; call once)."""
     t0 = time.perf_counter()
@@ -147,14 +132,14 @@ def analyse(model, ref: Reference, n_train: int = N_TRAIN, seed: int = 0) -> Ins
     y_train, y_test = ref.train_labels[idx].numpy(), ref.test_labels.numpy()
     no_classes = why_no_classes(ref, y_train)
     if no_classes is None:
-        h_train, _ = codes_and_errors(model, ref.train_images[idx], shape, decode=False)
-    h_test, sse = codes_and_errors(model, ref.test_images, shape)
+        h_train = encode(model, as_images(ref.train_images[idx], shape), BATCH)  # (n, d)
+    test = run(model, as_images(ref.test_images, shape), BATCH)  # codes (N, d), squared error per image (N,)
+    h_test = test.codes
     clf, accuracy = None, None
     if no_classes is None:
         clf = CodeClassifier(h_train.numpy(), y_train, ref.class_names, seed)
         accuracy = float((clf.predict(h_test.numpy()) == y_test).mean())
-    mse = sse / (len(ref.test_images) * int(np.prod(shape)))
-    psnr = float("inf") if mse == 0 else 10 * float(np.log10(1.0 / mse))
+    psnr = float(psnr_from_mse(test.sq_err.mean()))
     names = ref.class_names if no_classes is None else None
     latent_map = render(h_test.numpy(), y_test, names, seed=seed)
     return Insight(clf, accuracy, psnr, len(idx) if clf is not None else 0, len(y_test), latent_map, ref.name, shape,

@@ -28,10 +28,11 @@ import torch
 from torch import Tensor
 
 import regae
-from demo.card import Card, read_card
+from demo.card import Card, card_from
 from demo.draw import Frame, frame_for
 from demo.insight import Insight, Reference, analyse, reference_from
 from regae.analysis.interpolation import Interpolation, interpolate
+from regae.checkpoints.read import model_from, read_checkpoint
 from regae.errors import CheckpointError, ConfigError, RegaeError
 
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 2, 33, 6
@@ -137,13 +138,14 @@ class Predictor:
         with self._lock:
             cached = self._cache.get(name)
             if cached is None or cached.mtime != mtime:
-                model = regae.load(path, map_location=self.device)
+                ckpt = read_checkpoint(path)  # the file is read once: model and card come from the same dict
+                model = model_from(ckpt, path).to(self.device).eval()
                 ref = self._reference_for(name, model)
                 try:
                     frame = frame_for(model.input_shape, ref.kind, ref.test_images[:500].numpy())
                 except RegaeError as exc:
                     raise CheckpointError(f"{name}: {exc}") from None
-                cached = Loaded(mtime, model, read_card(name, path), analyse(model, ref), ref, frame)
+                cached = Loaded(mtime, model, card_from(name, ckpt), analyse(model, ref), ref, frame)
                 self._cache[name] = cached
             return cached
 

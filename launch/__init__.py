@@ -1,24 +1,18 @@
 """Send ``regae fit`` to Slurm (or run it locally) with submitit: DDP tasks, sweeps, requeue.
 
-Not part of the installed ``regae`` package: run ``python -m launch`` from the repository root.
+Ships with regae (``pip install 'regae[launch]'`` adds submitit): ``python -m launch --help``.
 Names are imported on first use, so ``python -m launch`` can settle CPU threading
 (:mod:`regae.threads.policy`) before torch loads.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from regae import _lazy_exports
 
 _EXPORTS = {
     "TrainJob": "launch.job", "LaunchOptions": "launch.options", "parse_options": "launch.options",
     "format_table": "launch.status", "rows": "launch.status", "Launch": "launch.submit", "launch": "launch.submit",
-    "resume": "launch.resume",
+    "resubmit": "launch.resume",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'launch' has no attribute {name!r}")
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

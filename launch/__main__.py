@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from regae.checkpoints.write import atomic_write_text
 from regae.errors import RegaeError
 from regae.threads.policy import configure_threads
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts.wait:
             failed = wait(submitted.jobs)
             text = status_text(submitted.dir)
-            (submitted.dir / "status.txt").write_text(text + "\n")
+            atomic_write_text(text + "\n", submitted.dir / "status.txt")
             print(text)
             return 1 if failed else 0
     except RegaeError as exc:

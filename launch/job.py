@@ -28,10 +28,12 @@ from typing import Any
 import lightning.pytorch as pl
 import submitit
 import torch
-from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from launch.signals import JobStopped, StopOnSignal
+from regae.checkpoints.write import atomic_write_json
+from regae.threads.count import set_threads
 from regae.training.lightning_cli import run_trainer_cli
 
 STATUS_FILE = "status.json"  # rank 0's last record: state, step, metrics
@@ -64,12 +66,6 @@ def read_attempts(run_dir: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _write_json(path: Path, record: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)
 
 
 def _job_id() -> str:
@@ -116,10 +112,8 @@ class RunRecorder(Callback):
             return
         metrics = dict(read_status(self.run_dir).get("metrics", {}))
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1})
-        _write_json(self.run_dir / STATUS_FILE, {
-            "state": state, "global_step": trainer.global_step, "epoch": trainer.current_epoch,
-            "metrics": metrics, "time": time.time(),
-        })
+        atomic_write_json({"state": state, "global_step": trainer.global_step, "epoch": trainer.current_epoch,
+                           "metrics": metrics, "time": time.time()}, self.run_dir / STATUS_FILE)
 
 
 def _local_rank_env(env: submitit.JobEnvironment) -> None:
@@ -144,34 +138,35 @@ class TrainJob(submitit.helpers.Checkpointable):
         in_submitit = _in_submitit_job()
         cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", 0))
         if cpus:  # without cgroups torch would use every core of the node in every task
-            torch.set_num_threads(cpus)
-        callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=50), RunRecorder(run)]
+            set_threads(cpus)
+        callbacks: list[Callback] = [RunRecorder(run)]  # a Slurm log gets one line per epoch (make_trainer)
         if in_submitit:
             callbacks.append(StopOnSignal(run / "checkpoints" / "last.ckpt"))
-        extra: dict[str, Any] = {"callbacks": callbacks}
+        plugins: list[Any] = []
         if "SLURM_JOB_ID" in os.environ and "SLURM_NTASKS" in os.environ:
-            extra["plugins"] = [SLURMEnvironment(auto_requeue=False)]  # submitit owns requeue
+            plugins.append(SLURMEnvironment(auto_requeue=False))  # submitit owns requeue
         elif in_submitit and submitit.JobEnvironment().num_tasks > 1:
             _local_rank_env(submitit.JobEnvironment())
         try:
             with warnings.catch_warnings():  # sys.argv is submitit's, the args are ours on purpose
                 warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
-                run_trainer_cli(argv, trainer_defaults_extra=extra)
+                run_trainer_cli(argv, extra_callbacks=callbacks, extra_plugins=plugins)
         except JobStopped as stop:  # saved at stop.step, requeued: the next attempt resumes there
             if _is_global_zero():
-                _write_json(run / STATUS_FILE, {**read_status(run), "state": "requeued", "global_step": stop.step,
-                                                "error": f"{stop.name} at step {stop.step}"})
+                atomic_write_json({**read_status(run), "state": "requeued", "global_step": stop.step,
+                                   "error": f"{stop.name} at step {stop.step}"}, run / STATUS_FILE)
             raise
         except BaseException as exc:
             if _is_global_zero():
                 status = read_status(run)
                 state = "interrupted" if isinstance(exc, (SystemExit, KeyboardInterrupt)) else "failed"
-                _write_json(run / STATUS_FILE, {**status, "state": state, "error": f"{type(exc).__name__}: {exc}"[:500]})
+                atomic_write_json({**status, "state": state, "error": f"{type(exc).__name__}: {exc}"[:500]},
+                                  run / STATUS_FILE)
             raise
         status = read_status(run)
         if _is_global_zero() and status:
             status["state"] = "completed"
-            _write_json(run / STATUS_FILE, status)
+            atomic_write_json(status, run / STATUS_FILE)
         return {**status, "checkpoint": str(last_checkpoint(run) or "")}
 
     def checkpoint(self, run_dir: str) -> submitit.helpers.DelayedSubmission:

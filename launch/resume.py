@@ -22,6 +22,7 @@ from launch.job import read_status
 from launch.options import LaunchOptions
 from launch.status import read_launch
 from launch.submit import Launch, Run, echo_submitted, make_executor, submit, write_record
+from regae.checkpoints.write import atomic_write_text
 from regae.errors import OutputError
 
 
@@ -60,7 +61,7 @@ def plan_resume(record: dict[str, Any], root: Path) -> list[dict[str, Any]]:
     return todo
 
 
-def resume(root: Path, echo: bool = True) -> Launch:
+def resubmit(root: Path, echo: bool = True) -> Launch:
     """Resubmit the unfinished runs of the launch folder ``root``; returns the new jobs."""
     root = Path(root).resolve()
     record = read_launch(root)
@@ -93,11 +94,11 @@ def resume_main(argv: list[str]) -> int:
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m launch resume DIR [--wait]")
         return 0 if args and args[0] in ("-h", "--help") else 2
-    resumed = resume(Path(args[0]))
+    resumed = resubmit(Path(args[0]))
     if "--wait" in argv:
         failed = wait(resumed.jobs)
         text = status_text(resumed.dir)
-        (resumed.dir / "status.txt").write_text(text + "\n")
+        atomic_write_text(text + "\n", resumed.dir / "status.txt")
         print(text)
         return 1 if failed else 0
     return 0

@@ -17,6 +17,7 @@ from typing import Any
 import submitit
 
 from launch.job import checkpoint_step, last_checkpoint, read_attempts, read_status
+from regae.checkpoints.write import atomic_write_text
 from regae.errors import OutputError
 
 LAUNCH_FILE = "launch.json"
@@ -104,6 +105,6 @@ def status_main(argv: list[str]) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     root = Path(argv[0]).resolve()
     text = status_text(root)
-    (root / "status.txt").write_text(text + "\n")
+    atomic_write_text(text + "\n", root / "status.txt")
     print(text)
     return 0

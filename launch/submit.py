@@ -13,7 +13,8 @@ and builds (model + data) here.
 
 from __future__ import annotations
 
-import json
+import os
+import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,12 +24,15 @@ from typing import Any
 import submitit
 
 from launch import cluster as slurm
-from launch import config as cfg
+from launch import sweeps
 from launch.job import TrainJob
 from launch.options import LaunchOptions
+from regae.checkpoints.write import atomic_write_json
 from regae.errors import ConfigError, OutputError
-from regae.threads.policy import BUSY, USER_POLICY_VARS
+from regae.threads.job import export_lines, job_environment
+from regae.training.fit import resolve, validate, write_config
 
+#: the folder holding the ``launch`` package (a checkout, or site-packages): first on every task's path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = "launch.json"
 ACTIVE_STATES = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED", "UNKNOWN"}
@@ -72,18 +76,18 @@ def trainer_settings(opts: LaunchOptions, run_dir: Path) -> dict[str, Any]:
 
 def plan_runs(opts: LaunchOptions, base: dict[str, Any], root: Path) -> list[tuple[Run, dict[str, Any]]]:
     """One (run, full config) per sweep point, each validated; no files left behind."""
-    points = cfg.grid(cfg.parse_sweeps(opts.sweep))
+    points = sweeps.grid(sweeps.parse_sweeps(opts.sweep))
     plans = []
     for i, point in enumerate(points):
-        label = cfg.run_label(point)
+        label = sweeps.run_label(point)
         name = f"{i:02d}-{label}" if label else f"{i:02d}"
         run_dir = root / "runs" / name
         config = base
         for key, value in point.items():
-            config = cfg.set_path(config, key, value)
-        config = cfg.set_path(config, "trainer", {**config["trainer"], **trainer_settings(opts, run_dir)})
+            config = sweeps.set_path(config, key, value)
+        config = sweeps.set_path(config, "trainer", {**config["trainer"], **trainer_settings(opts, run_dir)})
         try:
-            cfg.validate(config, root.parent / f".{root.name}.check-{i}.yaml")
+            validate(config)
         except ConfigError as exc:
             where = f"sweep point {point}: " if point else ""
             raise ConfigError(f"{where}{exc}") from None
@@ -91,22 +95,13 @@ def plan_runs(opts: LaunchOptions, base: dict[str, Any], root: Path) -> list[tup
     return plans
 
 
-def job_setup() -> list[str]:
-    """Shell lines the batch script runs before ``srun``, so every task starts as ``regae`` does.
-
-    The job's Python process is submitit's, not regae's entry point, so the CPU settings of
-    :mod:`regae.threads.policy` are made here, each only if the user's environment has none: OpenMP's
-    wait policy (always :data:`regae.threads.policy.BUSY`, PASSIVE: a Slurm node is shared, idle threads sleep
-    instead of spinning) and one OpenMP
-    thread per CPU Slurm gave the task (else torch, and Lightning's DDP on CPU, size their
-    thread pools by the node's cores, not the task's share).
-    """
-    user_policy = " || ".join(f'[ -n "${{{var}+x}}" ]' for var in USER_POLICY_VARS)
-    return [
-        f"export PYTHONPATH={REPO_ROOT}${{PYTHONPATH:+:$PYTHONPATH}}",
-        *(f"{user_policy} || export {key}={value}" for key, value in BUSY.items()),
-        'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
-    ]
+def job_setup(opts: LaunchOptions, environ: dict[str, str] | None = None) -> list[str]:
+    """Shell lines the batch script runs before ``srun``, so every task starts as ``regae`` does: this
+    checkout first on ``PYTHONPATH`` (quoted: any path works, none runs), then the CPU settings
+    :func:`regae.threads.job.job_environment` decides for the submitting environment."""
+    env = os.environ if environ is None else environ
+    return [f"export PYTHONPATH={shlex.quote(str(REPO_ROOT))}${{PYTHONPATH:+:$PYTHONPATH}}",
+            *export_lines(job_environment(env, opts.cpus_per_task))]
 
 
 def make_executor(opts: LaunchOptions, folder: Path, name: str, n_runs: int) -> submitit.Executor:
@@ -120,7 +115,7 @@ def make_executor(opts: LaunchOptions, folder: Path, name: str, n_runs: int) -> 
     if opts.cluster == "slurm":
         params.update({
             "slurm_partition": opts.partition, "slurm_signal_delay_s": opts.signal_delay_s,
-            "slurm_setup": job_setup(),
+            "slurm_setup": job_setup(opts),
         })
         for key, value in (("slurm_mem", opts.mem), ("slurm_account", opts.account), ("slurm_qos", opts.qos)):
             if value:
@@ -144,9 +139,7 @@ def submit(executor: submitit.Executor, run_dirs: list[str]) -> list[submitit.Jo
 
 
 def write_record(root: Path, record: dict[str, Any]) -> None:
-    tmp = root / f".{LAUNCH_FILE}.tmp"
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(root / LAUNCH_FILE)
+    atomic_write_json(record, root / LAUNCH_FILE)
 
 
 def echo_submitted(root: Path, opts: LaunchOptions, runs: list[Run], jobs: list[submitit.Job], verb: str) -> None:
@@ -168,10 +161,10 @@ def launch(opts: LaunchOptions, echo: bool = True) -> Launch:
     root = Path(opts.dir or Path("runs") / "launch" / name).resolve()
     if (root / LAUNCH_FILE).exists():
         raise OutputError(f"{root} already holds a launch; pick another --dir/--name or remove it")
-    base = cfg.resolve(opts.fit_argv)
+    base = resolve(opts.fit_argv)
     plans = plan_runs(opts, base, root)
     for run, config in plans:
-        cfg.write_config(config, Path(run.dir) / "config.yaml")
+        write_config(config, Path(run.dir) / "config.yaml")
     executor = make_executor(opts, root / "submitit", name, len(plans))
     runs = [run for run, _ in plans]
     jobs = submit(executor, [run.dir for run in runs])

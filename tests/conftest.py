@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import write_idx
+from tests.support.helpers import write_idx
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

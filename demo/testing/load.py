@@ -1,7 +1,7 @@
 """Many gradio_client users at once against a running demo: latency, errors, lost answers, cross-talk.
 
 Used by ``benchmarks/bench_demo_load.py`` (32 users x 20 runs against ``python -m demo``) and by
-the small version in ``tests/demo/test_demo_load.py`` (8 x 5, in the browser session).
+the small version in ``tests/demo/test_load.py`` (8 x 5, in the browser session).
 
 Each user is one ``gradio_client.Client`` (its own session) in its own thread. All users
 start together, and by default each sends its runs back to back: a new drawing pair the moment

@@ -7,8 +7,7 @@ this package shares a name with a function it exports (``interpolate`` lives in
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from regae import _lazy_exports
 
 _EXPORTS = {
     "DEFAULT_ALPHAS": "regae.analysis.interpolation", "Interpolation": "regae.analysis.interpolation",
@@ -16,15 +15,4 @@ _EXPORTS = {
     "build_report": "regae.analysis.report",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'regae.analysis' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

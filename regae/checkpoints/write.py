@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -52,10 +53,33 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
     return atomic_write_bytes(text.encode("utf-8"), path)
 
 
+INF_JSON = "inf"
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` as strict JSON can hold it, recursively: tensors and arrays as lists (anything with
+    ``tolist``), numpy scalars as numbers, ±inf as ``"inf"``/``"-inf"``, NaN as ``null``.
+
+    The one rule for every JSON file regae writes (:func:`atomic_write_json` applies it): a PSNR of
+    identical images is +inf, and a reader sees ``"inf"`` wherever it looks."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if not isinstance(obj, (str, bytes, int, float)) and callable(getattr(obj, "tolist", None)):
+        return json_safe(obj.tolist())  # torch.Tensor, np.ndarray, np.float64, np.int64, np.bool_ ...
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        if math.isinf(obj):
+            return INF_JSON if obj > 0 else "-" + INF_JSON
+    return obj
+
+
 def atomic_write_json(obj: Any, path: str | os.PathLike, indent: int | None = 1, sort_keys: bool = False) -> Path:
-    """``obj`` as strict JSON (no NaN/Infinity: make it JSON-safe first, e.g.
-    :func:`regae.reports.tables.json_safe`), written atomically with a final newline."""
-    return atomic_write_text(json.dumps(obj, indent=indent, sort_keys=sort_keys, allow_nan=False) + "\n", path)
+    """:func:`json_safe` of ``obj`` as strict JSON, written atomically with a final newline."""
+    text = json.dumps(json_safe(obj), indent=indent, sort_keys=sort_keys, allow_nan=False)
+    return atomic_write_text(text + "\n", path)
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:

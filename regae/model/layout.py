@@ -29,7 +29,7 @@ def match_param_layouts(optimizer: torch.optim.Optimizer) -> int:
 
     torch's fused Adam on the CPU walks a parameter, its gradient and its state tensors as flat
     arrays: when their strides differ it pairs the wrong elements and updates the weights
-    wrongly without an error (tests/test_layout.py shows it). That happens when a checkpoint
+    wrongly without an error (tests/model/test_layout.py shows it). That happens when a checkpoint
     saved from an NCHW net is resumed into a channels-last one, so every fit calls this once
     the optimizer state is restored.
     """

@@ -15,7 +15,7 @@ def make_optimizer(name: str, params: list[torch.nn.Parameter], **kwargs: Any) -
     Adam: the fused kernel (one pass over each tensor instead of ~10 ops) when every parameter
     is a float tensor on the CPU or a CUDA GPU, else ``foreach``; Adadelta and SGD: ``foreach``
     (on a CPU torch's default is a Python loop over the tensors). The same update rule, equal
-    to float rounding (tests/test_training_fast_paths.py); on the 784-512-256-128-30 MLP the
+    to float rounding (tests/model/test_fast_paths.py); on the 784-512-256-128-30 MLP the
     Adam step takes 1.2 ms instead of 3.2 ms (benchmarks/README.md).
     """
     cls = OPTIMIZERS[name]

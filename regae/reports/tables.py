@@ -1,8 +1,7 @@
 """Numbers -> report text and JSON: one formatting rule for the markdown and metrics.json.
 
-PSNR of two identical images is +inf. Markdown shows it as ``∞``; JSON has no infinity,
-so :func:`json_safe` writes it as the string ``"inf"`` (``"-inf"``; NaN -> ``null``), in every
-report regae writes (``regae report``, ``regae study``, reproductions).
+PSNR of two identical images is +inf. Markdown shows it as ``∞``; in JSON the one writer
+(:func:`regae.checkpoints.write.json_safe`) writes it as the string ``"inf"`` (NaN as ``null``).
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
-INF_JSON = "inf"
 
 
 def mean_std(values: Sequence[float] | torch.Tensor | np.ndarray) -> dict[str, float | None]:
@@ -66,26 +63,6 @@ def parse_md_tables(markdown: str) -> list[list[list[str]]]:
             tables.append(current)
             current = []
     return tables
-
-
-def json_safe(obj: Any) -> Any:
-    """Recursively: tensors/arrays -> lists, ±inf -> "inf"/"-inf", NaN -> None (JSON has neither)."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, torch.Tensor):
-        return json_safe(obj.detach().cpu().tolist())
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, np.generic):  # numpy scalars: float64, int64, bool_, ...
-        obj = obj.item()
-    if isinstance(obj, float):
-        if math.isnan(obj):
-            return None
-        if math.isinf(obj):
-            return INF_JSON if obj > 0 else "-" + INF_JSON
-    return obj
 
 
 def fmt_number(value: float | int | None, digits: int = 2) -> str:

@@ -2,7 +2,7 @@
 
 ``regae report``/``compare``, ``regae study`` and the reproductions all write through
 :func:`write_report`, so every report has the same files and the same JSON rules
-(:func:`regae.reports.tables.json_safe`: +inf as ``"inf"``, NaN as ``null``). Each section's
+(:func:`regae.checkpoints.write.json_safe`: +inf as ``"inf"``, NaN as ``null``). Each section's
 markdown embeds its own figures by paths relative to the report folder.
 
 ``metrics.json`` is ``{"report": meta, <section key>: <section metrics>, ...}`` (``"report"`` only
@@ -22,7 +22,6 @@ from regae.checkpoints.write import atomic_write_json, atomic_write_text
 from regae.errors import OutputError
 from regae.reports.html import to_html
 from regae.reports.section import Section
-from regae.reports.tables import json_safe
 
 MANIFEST = "sections.json"
 
@@ -73,7 +72,7 @@ def write_report(out: str | Path, sections: Sequence[Section], title: str, intro
     metrics = ({"report": meta} if meta is not None else {}) | {s.key: s.metrics for s in ordered}
     text = render(title, intro, ordered, contents)
     try:
-        atomic_write_json(json_safe(metrics), out / "metrics.json")
+        atomic_write_json(metrics, out / "metrics.json")
         if merge:
             atomic_write_json({s.key: {"title": s.title, "markdown": s.markdown,
                                        "figures": [Path(f).as_posix() for f in s.figures]} for s in ordered},

@@ -5,8 +5,9 @@ Public names are imported on first use (PEP 562), so ``regae study --help`` need
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from regae import _lazy_exports
 
 _EXPORTS = {
     "LEVELS": "regae.study.budgets", "RECIPES": "regae.study.budgets", "Budget": "regae.study.budgets",
@@ -16,14 +17,7 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'regae.study' has no attribute {name!r}")
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:

@@ -144,7 +144,7 @@ def preface(runs: list[dict], missing: list[str] = (), out: Path = Path("OUT")) 
     lines = ["Each section states the budget its numbers come from (epochs, batch, learning rate and schedule, seeds; "
              "chosen from measured learning curves, see `regae/study/budgets.py`), shows its models' learning curves, "
              "and compares models on the same test images with 95 % intervals and paired tests "
-             "(`regae/analysis/stats.py`). Every number is also in `metrics.json`.",
+             "(`regae/reports/stats.py`). Every number is also in `metrics.json`.",
              "Made by (times are measured on a machine shared with other jobs: the load average says how "
              "shared; CPU time is what the study itself used):"]
     for r in runs:

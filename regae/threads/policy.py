@@ -30,8 +30,8 @@ The thread count is not set here: a count in the environment would reach the pro
 one starts (Lightning's DDP workers, ``python -m launch``'s cluster jobs). Under DDP on a CPU,
 Lightning gives each of the ``n`` processes on a node ``cores // n`` threads when
 ``OMP_NUM_THREADS`` is unset (``_set_num_threads_if_needed``); a one-process CPU run gets
-:class:`regae.cores.CoreShare`, which sets torch's count in-process to the cores other processes
-leave free, measured as it trains. regae never sets ``OMP_NUM_THREADS`` (tests/test_runtime.py
+:class:`regae.training.core_share.CoreShare`, which sets torch's count in-process to the cores other processes
+leave free, measured as it trains. regae never sets ``OMP_NUM_THREADS`` (tests/threads/test_policy.py
 checks both). The wait policy changes timing only, never results.
 """
 

@@ -40,11 +40,14 @@ class RegaeCLI(LightningCLI):
 
     Checkpoints are written atomically and a killed ``fit`` resumes with the same command plus
     ``--ckpt_path last`` (see :mod:`regae.training.checkpointing`). ``extra_callbacks`` are added
-    to every Trainer this CLI builds (``launch/`` passes its run recorder and signal handler).
+    and ``extra_plugins`` to every Trainer this CLI builds (``launch/`` passes its run recorder, its
+    signal handler and Slurm's cluster environment).
     """
 
-    def __init__(self, *args: Any, extra_callbacks: list[Callback] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, extra_callbacks: list[Callback] | None = None, extra_plugins: list[Any] | None = None,
+                 **kwargs: Any) -> None:
         self.extra_callbacks = list(extra_callbacks or [])
+        self.extra_plugins = list(extra_plugins or [])
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -76,7 +79,9 @@ class RegaeCLI(LightningCLI):
             own.append(self.save_config_callback(self._parser(self.subcommand),
                                                  self.config.get(str(self.subcommand), self.config),
                                                  **self.save_config_kwargs))
-        return make_trainer(callbacks=own, **config)
+        plugins = config.pop("plugins", None) or []
+        plugins = [*(plugins if isinstance(plugins, (list, tuple)) else [plugins]), *self.extra_plugins]
+        return make_trainer(callbacks=own, plugins=plugins or None, **config)
 
     def before_fit(self) -> None:
         """Tell the checkpoint callback whether this fit resumes (see :class:`RegaeCheckpoint`)."""
@@ -107,7 +112,7 @@ def cli_kwargs(descriptions: dict[str, str] | None = None, overview: str = "") -
             "trainer_defaults": dict(DEFAULTS), "parser_kwargs": parser_kwargs}
 
 
-def run_trainer_cli(argv: list[str], extra_callbacks: list[Callback] | None = None,
+def run_trainer_cli(argv: list[str], extra_callbacks: list[Callback] | None = None, extra_plugins: list[Any] | None = None,
                     descriptions: dict[str, str] | None = None, overview: str = "") -> None:
     """Run ``fit|validate|test|predict`` from ``argv`` (the command line after ``regae``).
 
@@ -115,7 +120,7 @@ def run_trainer_cli(argv: list[str], extra_callbacks: list[Callback] | None = No
     """
     with third_party_noise():
         try:
-            RegaeCLI(AutoEncoder, ImageDataModule, args=argv, extra_callbacks=extra_callbacks,
+            RegaeCLI(AutoEncoder, ImageDataModule, args=argv, extra_callbacks=extra_callbacks, extra_plugins=extra_plugins,
                      **cli_kwargs(descriptions or {}, overview))
         except argparse.ArgumentError as exc:
             command = argv[0] if argv and argv[0] in LightningCLI.subcommands() else ""

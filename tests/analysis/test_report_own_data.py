@@ -11,8 +11,8 @@ from regae.analysis.options import ReportConfig
 from regae.analysis.report import build_report
 from regae.data import load_dataset
 from regae.errors import ConfigError
-from tests.helpers import fit_tiny
-from tests.owndata import RGB_CLASSES, make_rgb_folder
+from tests.support.helpers import fit_tiny
+from tests.support.owndata import RGB_CLASSES, make_rgb_folder
 
 CFG = ReportConfig(n_tsne=60, n_pairs=4, n_probe_train=60, n_reg=16)
 

@@ -14,8 +14,8 @@ import torch
 
 from demo.insight import Reference
 from demo.predictor import Predictor, training_data
-from tests.demo.helpers import SHIPPED, small_reference
-from tests.helpers import TINY, run_cli
+from tests.support.demo import SHIPPED, small_reference
+from tests.support.helpers import TINY, run_cli
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,10 +78,10 @@ def fit_own(root: Path, data_args: list[str], *extra: str, config: str = "sparse
 
 @pytest.fixture(scope="session")
 def own_data(tmp_path_factory) -> OwnData:
-    """Tiny checkpoints trained with `regae fit` on generated data (as tests/test_own_data_cli.py does)."""
+    """Tiny checkpoints trained with `regae fit` on generated data (as tests/cli/test_own_data.py does)."""
     import numpy as np
 
-    from tests.owndata import make_grey_npz, make_rgb_folder
+    from tests.support.owndata import make_grey_npz, make_rgb_folder
 
     tmp = tmp_path_factory.mktemp("own-data")
     folder = tmp / "checkpoints"

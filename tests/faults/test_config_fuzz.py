@@ -13,13 +13,13 @@ import re
 
 import pytest
 import torch
-from faultkit import error_lines
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import regae as rg
 from regae.cli import main
 from regae.errors import RegaeError
+from tests.support.faults import error_lines
 
 pytestmark = [pytest.mark.faults, pytest.mark.filterwarnings("ignore::UserWarning")]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from faultkit import TINY, error_lines, regae
 
 import regae as rg
 from regae.cli import main
 from regae.data.mnist import FILES, MNIST_DIR
+from tests.support.faults import TINY, error_lines, regae
 
 pytestmark = [pytest.mark.faults, pytest.mark.filterwarnings("ignore::UserWarning")]
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from faultkit import TINY, env, kill_when, regae, start
 
 import regae as rg
 from regae.checkpoints.write import atomic_write_bytes
 from regae.errors import CheckpointError
 from regae.training.checkpoint_io import AtomicCheckpointIO
+from tests.support.faults import TINY, env, kill_when, regae, start
 
 pytestmark = pytest.mark.faults
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from faultkit import STEPS_PER_EPOCH, TINY, kill_when, regae, start
 
 from regae import read_checkpoint
 from regae.data.loader import TensorBatchLoader
+from tests.support.faults import STEPS_PER_EPOCH, TINY, kill_when, regae, start
 
 pytestmark = pytest.mark.faults
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from faultkit import TINY, error_lines
 
 import regae as rg
 from regae.cli import main
+from tests.support.faults import TINY, error_lines
 
 pytestmark = [pytest.mark.faults, pytest.mark.filterwarnings("ignore::UserWarning")]
 

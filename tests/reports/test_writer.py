@@ -1,5 +1,6 @@
 """regae.reports.writer: the one report writer (index.md, metrics.json, index.html), accumulation, honest infinities."""
 
+
 import json
 import math
 
@@ -15,6 +16,7 @@ def make_fig(out, rel):
     (out / rel).parent.mkdir(parents=True, exist_ok=True)
     (out / rel).write_bytes(b"\x89PNG")
     return rel
+
 
 
 def test_writes_index_and_metrics(tmp_path):
@@ -40,6 +42,7 @@ def test_writes_index_and_metrics(tmp_path):
     assert "## A2" in (tmp_path / "index.md").read_text() and "text A" not in (tmp_path / "index.md").read_text()
 
 
+
 def test_missing_figure_is_an_output_error(tmp_path):
     from pathlib import Path
 
@@ -47,11 +50,13 @@ def test_missing_figure_is_an_output_error(tmp_path):
         write_report(tmp_path, [Section("k", "K", "", {}, [Path("figures/none.png")])], "t")
 
 
+
 def test_unwritable_folder(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(OutputError, match="cannot write the report"):
         write_report(blocker / "sub", [Section("k", "K", "", {})], "t")
+
 
 
 def test_nan_and_inf_are_written_the_same_by_every_report(tmp_path):
@@ -62,27 +67,9 @@ def test_nan_and_inf_are_written_the_same_by_every_report(tmp_path):
     assert json.loads(text) == {"k": {"a": "inf", "b": "-inf", "c": None}}
 
 
+
 def test_fmt_number_and_number_table():
     assert fmt_number(math.inf) == "∞" and fmt_number(-math.inf) == "−∞" and fmt_number(math.nan) == "n/a"
     assert fmt_number(12345) == "12,345" and fmt_number(17.644) == "17.64"
     assert fmt_number(0.02345) == "0.0234" and fmt_number(4e-6) == "4.00e-06"
     assert number_table(["a", "b"], [["x", 1.5]]).splitlines() == ["| a | b |", "| --- | --- |", "| x | 1.50 |"]
-
-
-def test_figure_helpers_write_pngs(tmp_path):
-    import torch
-
-    from regae.study import figures
-
-    imgs = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    paths = [
-        figures.image_rows(tmp_path / "rows.png", [("a", imgs), ("b", imgs[:2])], title="t", col_titles=["x", "y", "z"]),
-        figures.tiles(tmp_path / "tiles.png", torch.randn(5, 784), "w"),
-        figures.curves(tmp_path / "c.png", {"s": ([1, 2], [0.5, 0.25])}, "x", "y", "t", logy=True, integer_x=True),
-        figures.bars(tmp_path / "b.png", {"0": 1.0, "1": 2.0}, "y", "t"),
-        figures.histograms(tmp_path / "h.png", {"a": torch.randn(100), "b": torch.rand(50)}, "x", "t"),
-        figures.heatmaps(tmp_path / "m.png", [("r", [torch.rand(34, 34)] * 2)], "t", col_titles=["p", "q"]),
-    ]
-    for p in paths:
-        data = p.read_bytes()
-        assert data[:4] == b"\x89PNG" and len(data) > 2000

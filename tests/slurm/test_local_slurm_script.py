@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from slurm_helpers import SCRIPT
+
+from tests.support.slurm import SCRIPT
 
 pytestmark = pytest.mark.slurm
 

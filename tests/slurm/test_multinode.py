@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from slurm_helpers import (
+
+from launch.__main__ import main as launch_main
+from launch.job import checkpoint_step, last_checkpoint, read_attempts, read_status
+from launch.options import parse_options
+from launch.status import rows
+from launch.submit import launch, wait
+from regae import read_checkpoint
+from tests.support.slurm import (
     TINY,
     fit_locally,
     hold_after_checkpoint,
@@ -21,13 +28,6 @@ from slurm_helpers import (
     queued_jobs,
     send,
 )
-
-from launch.__main__ import main as launch_main
-from launch.job import checkpoint_step, last_checkpoint, read_attempts, read_status
-from launch.options import parse_options
-from launch.status import rows
-from launch.submit import launch, wait
-from regae import read_checkpoint
 
 pytestmark = pytest.mark.slurm
 

@@ -23,7 +23,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from slurm_helpers import (
+
+import regae
+from launch.job import read_attempts, read_status
+from launch.options import parse_options
+from launch.submit import launch, wait
+from tests.support.slurm import (
     TINY,
     assert_same_weights,
     fit_locally,
@@ -34,11 +39,6 @@ from slurm_helpers import (
     signal_saves,
     wait_for,
 )
-
-import regae
-from launch.job import read_attempts, read_status
-from launch.options import parse_options
-from launch.submit import launch, wait
 
 pytestmark = pytest.mark.slurm
 

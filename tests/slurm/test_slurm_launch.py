@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from slurm_helpers import TINY, queued_jobs
 
 from launch.__main__ import main as launch_main
+from tests.support.slurm import TINY, queued_jobs
 
 pytestmark = pytest.mark.slurm
 

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_helpers import TINY, hold_after_checkpoint, release_on, signal_saves, wait_for
 
 import regae
 from launch.__main__ import main as launch_main
@@ -18,6 +17,7 @@ from launch.options import parse_options
 from launch.status import rows
 from launch.submit import launch, wait
 from regae import read_checkpoint
+from tests.support.slurm import TINY, hold_after_checkpoint, release_on, signal_saves, wait_for
 
 pytestmark = pytest.mark.slurm
 

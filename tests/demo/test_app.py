@@ -1,0 +1,177 @@
+"""The running Gradio app, end to end through gradio_client (no browser), plus its drawing helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from demo.latent_map import LATENT_ROUTE, PIXEL_ROUTE  # noqa: E402
+from demo.predictor import Predictor  # noqa: E402
+from demo.views import fmt_psnr, strips_image  # noqa: E402
+from tests.support.demo import launch, small_reference  # noqa: E402
+
+
+def serve(predictor: Predictor):
+    demo = launch(predictor)
+    return demo, Client(demo.local_url, verbose=False, download_files=os.environ["GRADIO_TEMP_DIR"])
+
+
+@pytest.fixture(scope="module")
+def served(shipped):
+    demo, client = serve(shipped)
+    yield demo, client
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def app(served):
+    return served[1]
+
+
+def drawing(path: Path, rows: slice, cols: slice) -> dict:
+    """A canvas value as the browser sends it: the composite PNG, black ink on white."""
+    img = np.full((280, 280, 4), 255, dtype=np.uint8)
+    img[rows, cols, :3] = 0
+    Image.fromarray(img).save(path)
+    return {"background": None, "layers": [], "composite": handle_file(str(path))}
+
+
+def grey(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"))
+
+
+def colour_count(path, colour) -> int:
+    return int((np.asarray(Image.open(path).convert("RGB")) == colour).all(2).sum())
+
+
+UNTOUCHED = {"background": None, "layers": [], "composite": None}
+
+
+@pytest.fixture(scope="module")
+def bare_map(app) -> str:
+    """The map before anything is drawn (a hint, not an error, from the live update)."""
+    # /live is undocumented, so the client knows no defaults: the two image boxes are passed (None)
+    out = app.predict("sparse", UNTOUCHED, UNTOUCHED, 6, None, None, api_name="/live")
+    assert out[0] is None and "draw two digits" in out[-1]
+    return out[7]
+
+
+def test_run_end_to_end(app, bare_map, tmp_path):
+    one = drawing(tmp_path / "one.png", slice(30, 250), slice(130, 155))  # a vertical stroke
+    bar = drawing(tmp_path / "bar.png", slice(120, 145), slice(40, 240))  # a horizontal stroke
+    out = app.predict("sparse", one, bar, 5, api_name="/run")
+    seen_a, seen_b, recon_a, recon_b, class_a, class_b, strips, latent_map, table, timing = out
+    a = grey(seen_a)
+    assert a.shape == (168, 168)  # 28x28 at x6
+    assert a[:, 84].max() == 255 and a[:, 0].max() == 0  # the stroke is in the middle column, not at the edge
+    assert grey(seen_b)[84, :].max() == 255  # the bar runs through the middle row
+    for path in (recon_a, recon_b):
+        assert grey(path).shape == (168, 168)
+    assert class_a["label"] == "1"  # a vertical stroke is a one
+    assert len(class_a["confidences"]) == 3 and class_a["confidences"][0]["label"] == class_a["label"]
+    assert class_b["label"] in "0123456789"
+    s = grey(strips)
+    assert s.shape == (2 * 112 + 3 * 4, 5 * 112 + 6 * 4)  # two rows of 5 tiles of 112 px, 4 px gutters
+    for ink in (PIXEL_ROUTE, LATENT_ROUTE):  # both routes are drawn on the map
+        assert colour_count(latent_map, ink) > colour_count(bare_map, ink) + 100
+    rows = table["data"]
+    assert table["headers"] == ["α", "class E(pixel mix)", "class latent mix", "PSNR dB", "‖h_α − h'_α‖₂"]
+    assert [r[0] for r in rows] == ["0.000", "0.250", "0.500", "0.750", "1.000"]
+    # both routes start at A and end at B: the classes at the ends are A's and B's
+    assert rows[0][1] == rows[0][2] == "1" and rows[-1][1] == rows[-1][2] == class_b["label"]
+    assert rows[0][3] == rows[-1][3] == "∞" and rows[0][4] == rows[-1][4] == "0.0000"
+    assert all(float(r[3]) > 0 and float(r[4]) > 0 for r in rows[1:-1])
+    assert "5 steps" in timing and "ms" in timing
+
+
+def test_live_update_shows_what_is_drawn_so_far(app, bare_map, tmp_path):
+    """After a stroke on A alone: A's panels, class and mark on the map; no interpolation, no error."""
+    one = drawing(tmp_path / "one.png", slice(30, 250), slice(130, 155))
+    out = app.predict("sparse", one, UNTOUCHED, 6, None, None, api_name="/live")
+    seen_a, seen_b, recon_a, recon_b, class_a, class_b, strips, latent_map, table, timing = out
+    assert grey(seen_a).shape == (168, 168) and grey(recon_a).shape == (168, 168)
+    assert class_a["label"] == "1"
+    assert seen_b is None and recon_b is None and not class_b and strips is None
+    assert table["data"] == []
+    assert colour_count(latent_map, LATENT_ROUTE) > colour_count(bare_map, LATENT_ROUTE) + 100  # the "A" mark
+    assert colour_count(latent_map, PIXEL_ROUTE) == colour_count(bare_map, PIXEL_ROUTE)  # no route yet
+    assert "digit A only" in timing and "draw B" in timing
+
+
+def test_checkpoint_cards_say_how_each_model_was_trained(served):
+    demo, _ = served
+    cards = next(c["props"]["value"] for c in demo.config["components"] if c["props"].get("elem_id") == "status")
+    assert "≈ `sparse` with widths=[8, 16, 32]" in cards and "1,200 steps (epoch 4)" in cards
+    assert "≈ `contractive-hutchinson` with widths=[8, 16, 32]" in cards and "1,000 steps" in cards
+    assert "dB" in cards and "%" in cards and "measured at start-up on the 10,000 MNIST test images" in cards
+
+
+def test_bad_inputs_give_messages_and_the_app_keeps_serving(app, tmp_path):
+    empty = drawing(tmp_path / "empty.png", slice(0, 0), slice(0, 0))
+    bar = drawing(tmp_path / "bar.png", slice(120, 145), slice(40, 240))
+    with pytest.raises(Exception, match="Digit A: the image is empty"):
+        app.predict("sparse", empty, bar, 6, api_name="/run")
+    untouched = {"background": None, "layers": [], "composite": None}
+    with pytest.raises(Exception, match="Digit B: the image is empty"):
+        app.predict("sparse", bar, untouched, 6, api_name="/run")
+    junk = tmp_path / "junk.png"
+    junk.write_text("not an image at all")
+    with pytest.raises(Exception, match="not an image file"):
+        app.predict(handle_file(str(junk)), api_name="/upload")
+    # Still serving. The same digit twice: both routes agree up to float rounding at every α.
+    rows = app.predict("contractive", bar, bar, 6, api_name="/run")[8]["data"]
+    assert all(r[3] == "∞" or float(r[3]) > 100 for r in rows) and all(float(r[4]) < 1e-5 for r in rows)
+
+
+def test_random_mnist_pair(app):
+    a, b, photo_a, photo_b, note = app.predict(api_name="/random_pair")  # the model menu's first: sparse
+    assert photo_a == photo_b == {"__type__": "update"}  # the image boxes (colour models) are left as they are
+    assert "MNIST test images #" in note
+    labels = [int(part.split(")")[0]) for part in note.split("label ")[1:]]
+    assert len(labels) == 2 and labels[0] != labels[1]
+    for value in (a, b):  # the canvases' editor values
+        img = np.asarray(Image.open(value["composite"]).convert("L"))
+        assert img.shape == (280, 280) and np.median(img) == 255 and img.min() == 0  # black digit on white
+
+
+def test_missing_and_corrupt_checkpoints_are_explained(tmp_path):
+    (tmp_path / "broken.ckpt").write_bytes(b"\x00" * 100)
+    demo, client = serve(Predictor(tmp_path, reference=small_reference))
+    try:
+        bar = drawing(tmp_path / "bar.png", slice(120, 145), slice(40, 240))
+        with pytest.raises(Exception, match="No usable checkpoint"):
+            client.predict(None, bar, bar, 6, api_name="/run")
+        assert any("unusable" in str(c.get("props", {}).get("value", "")) for c in demo.config["components"])
+    finally:
+        demo.close()
+
+
+def test_strips_layout_and_psnr_format():
+    pixel = np.zeros((3, 28, 28))
+    latent = np.ones((3, 28, 28))
+    s = strips_image(pixel, latent, zoom_factor=2, gap=1)
+    assert s.shape == (2 * 56 + 3, 3 * 56 + 4)
+    assert s[1:57, 1:57].max() == 0 and s[58:114, 1:57].min() == 255 and s[0, 0] == 96
+    assert fmt_psnr(float("inf")) == "∞" and fmt_psnr(23.456) == "23.46"
+
+
+def test_command_line_defaults_are_local_and_private():
+    from demo.__main__ import DEFAULT_CHECKPOINTS, parse_args
+
+    args = parse_args([])
+    assert (args.host, args.port, args.share, args.threads, args.concurrency) == ("127.0.0.1", 7860, False, 1, None)
+    assert args.checkpoints == DEFAULT_CHECKPOINTS == Path(__file__).resolve().parents[2] / "demo" / "checkpoints"
+    args = parse_args(["--host", "0.0.0.0", "--port", "8080", "--share", "--checkpoints", "/tmp/cks",
+                       "--concurrency", "2"])
+    assert (args.host, args.port, args.share, str(args.checkpoints), args.concurrency) == (
+        "0.0.0.0", 8080, True, "/tmp/cks", 2)
+    for bad in (["--port", "70000"], ["--concurrency", "0"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
