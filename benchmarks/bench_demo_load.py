@@ -98,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     tempfile.tempdir = str(work)
     failed = False
     try:
-        import torch
-
-        torch.set_num_threads(1)  # as the server: the reference answers must be computed the same way
         from common import machine
+
+        from regae.threads.count import set_threads
+
+        set_threads(1)  # as the server: the reference answers must be computed the same way
 
         from demo.predictor import Predictor
         from demo.testing.load import make_cases, run_users

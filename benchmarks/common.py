@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from regae.threads.count import set_threads
+
 
 @dataclass
 class Result:
@@ -77,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings(args: argparse.Namespace) -> Settings:
     device = torch.device(args.device)
     if device.type == "cpu":
-        torch.set_num_threads(args.threads)
+        set_threads(args.threads)
     clock = "wall" if device.type == "cuda" else args.clock
     return Settings(device, clock, args.threads, max(1, args.repeats), args.quick, args.compile)
 

@@ -2,14 +2,16 @@
 
 The public names are imported on first use (PEP 562), so ``import regae`` and the
 ``regae`` command start without loading torch or Lightning. The package's folders are its
-architecture (README, "Layout"); the names below are its Python API.
+architecture (README, "Layout"); the names below are its Python API. This face imports none of
+them itself (no ``TYPE_CHECKING`` block either): it sits below every package, which may use its
+one helper, :func:`_lazy_exports`.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from regae.version import __version__  # noqa: F401  (the public face: regae.__version__)
 
@@ -49,18 +51,3 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
 
-
-if TYPE_CHECKING:  # for type checkers and IDEs
-    from regae.checkpoints.read import load, load_data, read_checkpoint  # noqa: F401
-    from regae.data import Corruption, ImageDataModule, MNISTDataModule, load_dataset, load_split  # noqa: F401
-    from regae.errors import (  # noqa: F401
-        CheckpointError,
-        ConfigError,
-        DataError,
-        NonFiniteLossError,
-        OutputError,
-        RegaeError,
-    )
-    from regae.model import AutoEncoder, encode, psnr, reconstruct  # noqa: F401
-    from regae.nets import AEOutput, build_net  # noqa: F401
-    from regae.training.trainer import make_trainer  # noqa: F401

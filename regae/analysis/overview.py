@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from regae.checkpoints.write import atomic_write_figure
 from regae.data.dataset import to_float  # noqa: E402
 from regae.model.inference import reconstruct, run  # noqa: E402
 from regae.regularizers.contractive import frobenius_exact  # noqa: E402
@@ -83,7 +84,7 @@ def plot_loss_curves(histories: dict[str, list[list[tuple[int, float]]]], path: 
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -103,7 +104,7 @@ def plot_reconstructions(images: Tensor, recons: dict[str, Tensor], path: Path) 
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
     fig.suptitle("Test images and their reconstructions D(E(x))", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -25,6 +25,7 @@ from torch import Tensor  # noqa: E402
 
 from regae.analysis.interpolation import DEFAULT_ALPHAS, interpolate  # noqa: E402
 from regae.analysis.tsne import DIGITS  # noqa: E402
+from regae.checkpoints.write import atomic_write_figure
 from regae.data.mnist import to_float  # noqa: E402
 from regae.errors import DataError  # noqa: E402
 from regae.reports.section import Section  # noqa: E402
@@ -131,7 +132,7 @@ def plot_pairs(name: str, results: PairResults, labels: Tensor, pairs: Tensor, f
     for x, y, s_, ha, size in texts:
         ax.text(x, y, s_, ha=ha, va="center" if ha == "right" else "bottom", fontsize=size, color="black")
     ax.set_axis_off()
-    fig.savefig(path, dpi=150, facecolor="white")
+    atomic_write_figure(fig, path, dpi=150, facecolor="white")
     plt.close(fig)
 
 
@@ -150,7 +151,7 @@ def plot_curves(summaries: dict[str, list[dict]], path: Path) -> None:
         a.grid(alpha=0.3)
         a.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -19,6 +19,7 @@ from sklearn.manifold import TSNE  # noqa: E402
 from torch import Tensor  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
+from regae.checkpoints.write import atomic_write_figure
 from regae.model.inference import encode  # noqa: E402
 from regae.reports.section import Section  # noqa: E402
 
@@ -59,7 +60,7 @@ def plot_tsne(panels: dict[str, np.ndarray], labels: np.ndarray, path: Path,
         fig.legend(handles, names, title="class", loc="center right", markerscale=5, frameon=False)
     fig.suptitle(f"t-SNE of test-set embeddings h = E(x) ({len(labels):,} test images)", fontsize=12)
     fig.tight_layout(rect=(0, 0, 1 - 0.9 / (5.2 * n + 1.0), 1))
-    fig.savefig(path, dpi=110)
+    atomic_write_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -1,7 +1,7 @@
 """Files that are either the old version or the new one, never half of either: the one writer.
 
 Every file regae writes that a reader may see while it is written or after a crash (checkpoints,
-weights-only copies, ``metrics.json``, ``index.md``, launch and status records) goes through
+weights-only copies, ``metrics.json``, ``index.md``, figures, launch and status records) goes through
 :func:`atomic_write_bytes`::
 
     <dir>/.<name>.<random>.tmp  ->  write, flush, fsync  ->  os.replace(tmp, <dir>/<name>)  ->  fsync(<dir>)
@@ -80,6 +80,14 @@ def atomic_write_json(obj: Any, path: str | os.PathLike, indent: int | None = 1,
     """:func:`json_safe` of ``obj`` as strict JSON, written atomically with a final newline."""
     text = json.dumps(json_safe(obj), indent=indent, sort_keys=sort_keys, allow_nan=False)
     return atomic_write_text(text + "\n", path)
+
+
+def atomic_write_figure(fig: Any, path: str | os.PathLike, **savefig: Any) -> Path:
+    """A matplotlib figure as an image file (format from ``path``'s suffix), written atomically:
+    a report's index never points at half a PNG."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", **savefig)
+    return atomic_write_bytes(buffer.getbuffer(), path)
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:

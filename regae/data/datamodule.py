@@ -11,7 +11,6 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_info
 
 from regae.data.dataset import DEFAULT_MAX_BYTES, ImageDataset
 from regae.data.loader import TensorBatchLoader
@@ -92,7 +91,10 @@ class ImageDataModule(pl.LightningDataModule):
         self.limit_train, self.limit_test = limit_train, limit_test
         self.on_device, self.root = on_device, root
         self._train_loader: TensorBatchLoader | None = None
-        rank_zero_info(f"data: {self.data.summary()}, {val_size} of the training images for validation")
+
+    def describe(self) -> str:
+        """One line for the run's log (:class:`regae.training.progress.EpochSummary` prints it once per fit)."""
+        return f"{self.data.summary()}, {self.val_size} of the training images for validation"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -17,9 +17,11 @@ import matplotlib.ticker  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from regae.checkpoints.write import atomic_write_figure  # noqa: E402
+
 
 def _save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    atomic_write_figure(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 

@@ -4,8 +4,9 @@ In a terminal, :class:`ProgressBar` is Lightning's tqdm bar with the training lo
 validation PSNR (without Lightning's logger version number). Without a bar
 (``--trainer.enable_progress_bar false``, the default when stdout is not a terminal, e.g. a
 Slurm log), :class:`EpochSummary` prints one line per epoch instead; it also prints one line
-when training starts, in place of Lightning's model summary table::
+when training starts (with the data module's own line), in place of Lightning's model summary table::
 
+    data: mnist: 1x28x28, 10 classes, train 60000 / test 10000 images, 5000 of the training images for validation
     training 309,553 parameters on cpu x1: 430 batches per epoch, at most 20 epochs; checkpoints in runs/sparse/checkpoints
     epoch 3/20  step 1290  train/loss 0.0213  val/psnr 18.42 dB  (41 s)
     epoch 4/20  step 1720  train/loss 0.0198  val/psnr 18.97 dB  (52 s; threads 2→1 from step 1302: other processes used up to 1.0 of 2 cores)
@@ -84,7 +85,9 @@ class EpochSummary(Callback):
         self._start = time.perf_counter()  # a run resumed mid-epoch gets no on_train_epoch_start first
         self._since = trainer.global_step
         if trainer.is_global_zero:
-            print(self.prefix + start_line(trainer, pl_module), file=self.stream or sys.stdout, flush=True)
+            data = getattr(trainer.datamodule, "describe", None)
+            lines = ([f"data: {data()}"] if callable(data) else []) + [start_line(trainer, pl_module)]
+            print("\n".join(self.prefix + line for line in lines), file=self.stream or sys.stdout, flush=True)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start, self._loss_sum, self._batches, self._val_psnr = time.perf_counter(), None, 0, None
