@@ -42,6 +42,8 @@ def test_tiny_fit_prints_summary_lines_and_keeps_only_user_warnings(tmp_path):
         )  # with Lightning's default logger (CSV here), which warns that TensorBoard is missing
     assert code == 0, err
     lines = out.splitlines()
+    assert lines.pop(0) == "data: mnist: 1x28x28, 10 classes, train 60000 / test 10000 images, " \
+                           "5000 of the training images for validation"  # once, though the data module was built twice
     assert re.fullmatch(r"training [\d,]+ parameters on cpu x1: 3 batches per epoch, at most 2 epochs or 5 steps; "
                         r"checkpoints in .*checkpoints", lines[0])
     # epoch 1 ends with a validation run; epoch 2 stops at step 5, before its validation
