@@ -30,6 +30,8 @@ COMMANDS: dict[str, Command] = {
     "check-rerun": Command("regae.cli.rerun:check_rerun_main",
                            "set a rerun's report beside a published one: each figure inside its 95 % interval?"),
     "study": Command("regae.cli.study:study_main", "run the wider autoencoder study experiments"),
+    "reproduce": Command("regae.cli.reproduce:reproduce_main",
+                         "re-run a published table (Rifai 2011, ...) and set ours beside the paper's"),
     "presets": Command("regae.cli.dispatch:presets_main", "list the packaged --config presets"),
 }
 

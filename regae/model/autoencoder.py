@@ -60,6 +60,8 @@ class AutoEncoder(pl.LightningModule):
         history_every: record the training loss every this many steps (kept in the checkpoint).
         input_shape: (C, H, W) of the images; ``regae fit`` sets it from the data
             (``--data.dataset``), and checkpoints keep it so :func:`regae.load` rebuilds the net.
+        tied: the decoder of a one-layer ``mlp`` reuses the encoder's weight, transposed
+            (:class:`regae.nets.mlp.TiedDecoder`; the classical AE of the CAE and DAE papers).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class AutoEncoder(pl.LightningModule):
         seed: int = 0,
         history_every: int = 10,
         input_shape: tuple[int, int, int] = (1, 28, 28),
+        tied: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -98,7 +101,7 @@ class AutoEncoder(pl.LightningModule):
             raise ConfigError(f"Expected `history_every` >= 1, got {history_every}.")
         self.net = build_net(
             arch, latent_dim=latent_dim, widths=widths, decoder_widths=decoder_widths,
-            decoder=decoder, latent_activation=latent_activation, input_shape=input_shape,
+            decoder=decoder, latent_activation=latent_activation, input_shape=input_shape, tied=tied,
         )
         self.regularizers = build_regularizers(regularizers)
         for reg in self.regularizers:

@@ -1,4 +1,4 @@
-"""A trained model over a set of images: the one batched path (encode, reconstruct) and PSNR.
+"""A trained model over a set of images: the one batched path (encode, reconstruct, classify) and PSNR.
 
 The report, the study and the demo run whole splits through a model here, in batches on the
 model's device, in eval mode, without gradients; results come back on the CPU. Images are
@@ -108,6 +108,15 @@ def reconstruct(model: nn.Module, images: Tensor, batch_size: int = BATCH, desc:
     with evaluating(model) as device:
         for s in _starts(len(images), batch_size, desc):
             out.append(model(as_batch(images[s : s + batch_size]).to(device)).x_hat.float().cpu())
+    return torch.cat(out)
+
+
+def classify(model: nn.Module, images: Tensor, batch_size: int = BATCH, desc: str | None = None) -> Tensor:
+    """The class a classifier (``model(x)`` -> logits (b, K)) gives each image: (N,) int64 on the CPU."""
+    out = []
+    with evaluating(model) as device:
+        for s in _starts(len(images), batch_size, desc):
+            out.append(model(as_batch(images[s : s + batch_size]).to(device)).argmax(1).cpu())
     return torch.cat(out)
 
 

@@ -26,4 +26,6 @@ def build_net(
         raise ConfigError(f"Expected `arch` in {sorted(ARCHITECTURES)}, got {arch!r}.")
     if latent_dim is not None and (not isinstance(latent_dim, int) or latent_dim < 1):
         raise ConfigError(f"Expected `latent_dim` >= 1, got {latent_dim}.")
+    if kwargs.get("tied") and arch != "mlp":
+        raise ConfigError(f"Expected `tied` only with arch 'mlp' (one layer), got arch {arch!r}.")
     return ARCHITECTURES[arch](latent_dim=latent_dim, input_shape=check_input_shape(input_shape), **kwargs)

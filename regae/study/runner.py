@@ -27,13 +27,14 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from regae.checkpoints.read import load
+from regae.checkpoints.read import load, read_checkpoint
 from regae.checkpoints.slim import save_model
-from regae.checkpoints.write import atomic_write_json
+from regae.checkpoints.write import atomic_save, atomic_write_json
 from regae.data.datamodule import MNISTDataModule
 from regae.data.mnist import load_split, to_float
 from regae.data.registry import load_dataset
 from regae.model.autoencoder import AutoEncoder
+from regae.model.classifier import EncoderClassifier
 from regae.study.budgets import LEVELS, RECIPES, Budget, Level, Recipe, plan
 from regae.training.progress import EpochSummary
 from regae.training.trainer import make_trainer
@@ -44,12 +45,14 @@ def accelerator(device: str) -> str:
 
 
 class EpochRecorder(pl.Callback):
-    """Records the mean training loss and (if validation runs) the validation loss and PSNR per epoch."""
+    """Records the mean training loss and (if validation runs) the validation loss and PSNR (an
+    autoencoder) or accuracy (a classifier) per epoch."""
 
     def __init__(self) -> None:
         self.train: list[float] = []
         self.val: list[float] = []
         self.val_psnr: list[float] = []
+        self.val_acc: list[float] = []
         self._sum, self._n = 0.0, 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -64,10 +67,12 @@ class EpochRecorder(pl.Callback):
         metrics = trainer.callback_metrics
         if not trainer.sanity_checking and "val/loss" in metrics:
             self.val.append(float(metrics["val/loss"]))
-            self.val_psnr.append(float(metrics["val/psnr"]))
+            for key, values in (("val/psnr", self.val_psnr), ("val/acc", self.val_acc)):
+                if key in metrics:
+                    values.append(float(metrics[key]))
 
 
-def train_model(model: AutoEncoder, data: MNISTDataModule, epochs: int, device: str = "cpu",
+def train_model(model: pl.LightningModule, data: MNISTDataModule, epochs: int, device: str = "cpu",
                 callbacks: list[pl.Callback] = (), lines_every: int = 1, indent: str = "    ") -> pl.Trainer:
     """Fit ``model`` on ``data`` for ``epochs`` with the one Trainer builder: no logger and no checkpoint
     callback (the study saves what it keeps), validation after every epoch, an epoch line every
@@ -97,6 +102,7 @@ class Trained:
     val_loss: list[float]  # validation loss after each epoch
     val_psnr: list[float]  # validation PSNR (dB) after each epoch
     cached: bool = False  # loaded from the cache: trained by an earlier invocation
+    key: str = ""  # what it was memoised and cached under (spec, budget, seed, device)
 
     def save_checkpoint(self, path: Path) -> None:
         """A weights-only checkpoint of the model (:func:`regae.checkpoints.slim.save_model`); MNIST's record."""
@@ -107,6 +113,29 @@ class Trained:
         return {"label": self.label, "seed": self.seed, "budget": asdict(self.budget), "seconds": self.seconds,
                 "cpu_seconds": self.cpu_seconds, "load": self.load, "steps": self.steps,
                 "train_loss": self.train_loss, "val_loss": self.val_loss, "val_psnr": self.val_psnr}
+
+
+@dataclass
+class Tuned:
+    """A fine-tuned classifier with its training record (the classifier counterpart of :class:`Trained`)."""
+
+    model: EncoderClassifier
+    label: str
+    seed: int
+    budget: Budget
+    seconds: float
+    cpu_seconds: float
+    load: float
+    steps: int
+    train_loss: list[float]
+    val_loss: list[float]
+    val_acc: list[float]  # validation accuracy in [0, 1] after each epoch
+    cached: bool = False
+
+    def record(self) -> dict[str, Any]:
+        return {"label": self.label, "seed": self.seed, "budget": asdict(self.budget), "seconds": self.seconds,
+                "cpu_seconds": self.cpu_seconds, "load": self.load, "steps": self.steps,
+                "train_loss": self.train_loss, "val_loss": self.val_loss, "val_acc": self.val_acc}
 
 
 @dataclass
@@ -182,8 +211,12 @@ class StudyContext:
         return self._trained[key]
 
     def trained_models(self) -> list[Trained]:
-        """Every model this run has trained or loaded from the cache so far."""
+        """Every autoencoder this run has trained or loaded from the cache so far."""
         return [t for t in self._trained.values() if isinstance(t, Trained)]
+
+    def all_models(self) -> list[Trained | Tuned]:
+        """Every autoencoder and fine-tuned classifier this run has trained or loaded so far."""
+        return [t for t in self._trained.values() if isinstance(t, (Trained, Tuned))]
 
     def initial_model(self, **model_kwargs: Any) -> AutoEncoder:
         """The untrained model :meth:`fit` starts from with ``ctx.seed`` (same seed, same weights)."""
@@ -212,6 +245,7 @@ class StudyContext:
         if trained is None:
             trained = self._train(label, seed, budget, spec)
             self._to_cache(key, trained)
+        trained.key = key
         self._trained[key] = trained
         return trained
 
@@ -236,6 +270,49 @@ class StudyContext:
         self.log(f"    done in {trained.seconds:.0f} s wall, {trained.cpu_seconds:.0f} s CPU (load {trained.load:.1f}); "
                  f"val PSNR {trained.val_psnr[-1]:.2f} dB")
         return trained
+
+    def fine_tune(self, label: str, pre: Trained, recipe: str | Recipe, **classifier: Any) -> Tuned:
+        """``pre``'s encoder with a softmax layer on its code, trained with labels (an
+        :class:`~regae.model.classifier.EncoderClassifier`, SGD by default) with ``recipe``'s epochs,
+        batch and rate, validating after every epoch; memoised and cached like :meth:`fit`."""
+        budget = replace(self.budget(recipe), seeds=1)
+        training = {k: getattr(budget, k) for k in ("train_images", "val_images", "epochs", "batch_size", "lr", "warmup",
+                                                     "lr_floor")}
+        key = json.dumps({"pre": pre.key, "c": classifier, "b": training, "s": pre.seed}, sort_keys=True)
+        if key in self._trained:
+            return self._trained[key]
+        paths = self._cache_paths(key)
+        if paths is not None and paths[0].is_file() and paths[1].is_file() and json.loads(paths[1].read_text()).get("key") == key:
+            rec = json.loads(paths[1].read_text())
+            model = EncoderClassifier.from_checkpoint(read_checkpoint(paths[0]))
+            self.log(f"  {label} (seed {pre.seed}): from the cache {paths[0]}")
+            tuned = Tuned(model.eval(), label, pre.seed, budget, rec["seconds"], rec["cpu_seconds"], rec["load"],
+                          rec["steps"], rec["train_loss"], rec["val_loss"], rec["val_acc"], cached=True)
+        else:
+            tuned = self._fine_tune(label, pre, budget, classifier)
+            if paths is not None:
+                atomic_save(tuned.model.checkpoint(), paths[0])
+                atomic_write_json(tuned.record() | {"key": key}, paths[1])
+        self._trained[key] = tuned
+        return tuned
+
+    def _fine_tune(self, label: str, pre: Trained, budget: Budget, classifier: dict[str, Any]) -> Tuned:
+        self.log(f"  fine-tuning {label} (seed {pre.seed}): {budget.n_train:,} training images x {budget.epochs} "
+                 f"epochs, batch {budget.batch_size}, {classifier.get('optimizer', 'sgd')} {budget.lr:g}")
+        load0, wall0, cpu0 = os.getloadavg()[0], time.perf_counter(), time.process_time()
+        pl.seed_everything(pre.seed, verbose=False)
+        model = EncoderClassifier.from_autoencoder(pre.model, lr=budget.lr, lr_schedule="cosine", warmup=budget.warmup,
+                                                   lr_floor=budget.lr_floor, **classifier)
+        data = MNISTDataModule(batch_size=budget.batch_size, limit_train=budget.train_images,
+                               limit_test=budget.val_images, split_seed=0, shuffle_seed=pre.seed)
+        recorder = EpochRecorder()
+        trainer = train_model(model, data, budget.epochs, self.device, [recorder], max(1, budget.epochs // 10))
+        tuned = Tuned(model.eval(), label, pre.seed, budget, time.perf_counter() - wall0, time.process_time() - cpu0,
+                      (load0 + os.getloadavg()[0]) / 2, trainer.global_step, recorder.train, recorder.val,
+                      recorder.val_acc)
+        self.log(f"    done in {tuned.seconds:.0f} s wall, {tuned.cpu_seconds:.0f} s CPU (load {tuned.load:.1f}); "
+                 f"val accuracy {100 * tuned.val_acc[-1]:.2f} %")
+        return tuned
 
     def _cache_paths(self, key: str) -> tuple[Path, Path] | None:
         if self.cache is None:

@@ -76,6 +76,7 @@ class EpochSummary(Callback):
         self._loss_sum: torch.Tensor | None = None
         self._batches = 0
         self._val_psnr: float | None = None  # from a validation run within this epoch only
+        self._val_acc: float | None = None  # a classifier's (regae.model.classifier), likewise
         self._since = 0  # the global step of the last line: thread changes from it on go on the next line
 
     def _active(self, trainer: pl.Trainer) -> bool:
@@ -90,7 +91,8 @@ class EpochSummary(Callback):
             print("\n".join(self.prefix + line for line in lines), file=self.stream or sys.stdout, flush=True)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start, self._loss_sum, self._batches, self._val_psnr = time.perf_counter(), None, 0, None
+        self._start, self._loss_sum, self._batches = time.perf_counter(), None, 0
+        self._val_psnr = self._val_acc = None
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -102,7 +104,7 @@ class EpochSummary(Callback):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
-            self._val_psnr = _metric(trainer, "val/psnr")
+            self._val_psnr, self._val_acc = _metric(trainer, "val/psnr"), _metric(trainer, "val/acc")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._active(trainer):
@@ -113,7 +115,7 @@ class EpochSummary(Callback):
         mean_loss = self._loss_sum.item() / self._batches if self._loss_sum is not None else None
         print(self.prefix + summary_line(trainer.current_epoch, trainer.max_epochs, trainer.global_step, trainer.max_steps,
                            mean_loss, self._val_psnr, time.perf_counter() - self._start,
-                           thread_note(core_share(trainer), self._since)),
+                           thread_note(core_share(trainer), self._since), self._val_acc),
               file=self.stream or sys.stdout, flush=True)
         self._since = trainer.global_step
 
@@ -135,8 +137,9 @@ def _metric(trainer: pl.Trainer, key: str) -> float | None:
 
 
 def summary_line(epoch: int, max_epochs: int | None, step: int, max_steps: int, loss: float | None,
-                 val_psnr: float | None, seconds: float, note: str = "") -> str:
-    """``epoch 3/20  step 1290  train/loss 0.0213  val/psnr 18.42 dB  (41 s[; note])``; ``epoch`` counts from 0.
+                 val_psnr: float | None, seconds: float, note: str = "", val_acc: float | None = None) -> str:
+    """``epoch 3/20  step 1290  train/loss 0.0213  val/psnr 18.42 dB  (41 s[; note])``; ``epoch`` counts from 0;
+    a classifier's line has ``val/acc 98.12 %`` instead of the PSNR.
 
     The totals are shown when they bound the run: ``max_epochs`` unless it is None or -1,
     ``max_steps`` unless it is -1.
@@ -147,4 +150,6 @@ def summary_line(epoch: int, max_epochs: int | None, step: int, max_steps: int, 
         parts.append(f"train/loss {loss:.4g}")
     if val_psnr is not None:
         parts.append(f"val/psnr {val_psnr:.2f} dB" if math.isfinite(val_psnr) else f"val/psnr {val_psnr} dB")
+    if val_acc is not None:
+        parts.append(f"val/acc {100 * val_acc:.2f} %")
     return "  ".join(parts) + f"  ({seconds:.0f} s{'; ' + note if note else ''})"

@@ -148,7 +148,7 @@ def test_unknown_command_is_one_line():
     code, out, err = run_cli("frobnicate")
     assert code == 2 and out == ""
     assert err == "regae: error: unknown command 'frobnicate'; commands: fit, validate, test, compare, report, " \
-                  "check-rerun, study, presets (see regae --help)\n"
+                  "check-rerun, study, reproduce, presets (see regae --help)\n"
 
 
 def test_value_errors_from_the_parser_are_one_line(tmp_path):

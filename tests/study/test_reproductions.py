@@ -1,0 +1,87 @@
+"""regae reproduce: the paper-vs-ours helpers, the Rifai table's layer figures on hand-made layers,
+the command line, and (slow) the whole pipeline on the tiny budget."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from regae import AutoEncoder
+from regae.study.reproductions.published import agreement, figure_cell
+from regae.study.reproductions.rifai2011 import PUBLISHED, layer_figures
+from tests.support.helpers import run_cli
+
+
+def test_agreement_within_tolerance_or_inside_the_interval():
+    assert agreement(1.14, 1.30, (1.20, 1.40), 0.2)["holds"]  # 0.16 away
+    far = agreement(1.14, 1.60, (1.50, 1.70), 0.2)
+    assert not far["holds"] and far["text"].startswith("**no** (+0.46")
+    wide = agreement(1.14, 1.60, (1.10, 2.10), 0.2)  # outside the tolerance, but the paper's value is in our interval
+    assert wide["holds"] and wide["paper_in_interval"] and not wide["within_tolerance"]
+    assert agreement(3.00, 2.95, None, 0.0)["holds"] is False
+
+
+def test_figure_cell():
+    assert figure_cell({"mean": 1.523, "std": 0.041, "ci_low": 1.41, "ci_high": 1.634}, "%") == "1.52 ± 0.04 % [1.41, 1.63]"
+    assert figure_cell({"mean": 3.0, "std": None}, "") == "3.00 "
+
+
+def test_layer_figures_on_hand_made_layers():
+    model = AutoEncoder(arch="mlp", widths=[], latent_dim=4, tied=True)
+    w, b = model.net.encoder[1].weight, model.net.encoder[1].bias
+    with torch.no_grad():  # h = sigmoid(0) = 1/2 for x = 0: ‖J‖²_F = Σ_j (1/4)² Σ_i W_ji²
+        w.copy_(torch.arange(4 * 784, dtype=torch.float32).view(4, 784) / 1e4)
+        b.zero_()
+    zero = torch.zeros(3, 28, 28, dtype=torch.uint8)
+    figures = layer_figures(model, zero)
+    expected = math.sqrt((1 / 16) * float((w**2).sum()))
+    assert figures["jacobian"] == pytest.approx([expected] * 3, rel=1e-6) and (figures["sat"] == 0).all()
+    with torch.no_grad():  # saturated: h = sigmoid(±20) for every unit, so SAT = 1 and J ≈ 0
+        w.zero_()
+        b.copy_(torch.tensor([20.0, -20.0, 20.0, -20.0]))
+    figures = layer_figures(model, zero)
+    assert (figures["sat"] == 1).all() and (figures["jacobian"] == 0).all()
+    with torch.no_grad():  # half the units at h = 0.5, half saturated: SAT = 1/2
+        b.copy_(torch.tensor([0.0, 0.0, 20.0, -20.0]))
+    assert (layer_figures(model, zero)["sat"] == 0.5).all()
+
+
+def test_the_published_rows_are_the_papers_and_ordered_by_error():
+    errors = [v[0] for v in PUBLISHED.rows.values()]
+    assert list(PUBLISHED.rows) == ["CAE", "DAE-g", "DAE-b", "AE+wd", "AE"] and errors == sorted(errors)
+    assert PUBLISHED.rows["CAE"] == (1.14, 0.73, 86.36) and PUBLISHED.rows["AE"] == (1.78, 17.5, 49.90)
+
+
+def test_command_line_list_and_one_line_mistakes():
+    code, out, _ = run_cli("reproduce", "--list")
+    assert code == 0 and out.startswith("rifai2011 ")
+    for argv, message in ((["reproduce"], "name a reproduction"), (["reproduce", "nope"], "unknown reproduction 'nope'"),
+                          (["reproduce", "rifai2011", "--seeds", "0"], "--seeds >= 1"),
+                          (["reproduce", "rifai2011", "--bogus"], "unrecognized arguments")):
+        code, _, err = run_cli(*argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, (argv, err)
+
+
+@pytest.mark.slow
+def test_rifai2011_quick_end_to_end_and_resumed_from_the_cache(tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    code, stdout, err = run_cli("reproduce", "rifai2011", "--quick", "--out", str(out), "--cache", str(cache))
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    table = metrics["rifai2011_table"]
+    for row in PUBLISHED.rows:
+        assert 0 <= table[row]["test_error"]["mean"] <= 100 and table[row]["jacobian_fro"]["mean"] > 0
+        assert table[row]["paper"]["test_error"] == PUBLISHED.rows[row][0] and "holds" in table[row]["agrees"]
+    orderings = metrics["rifai2011_orderings"]
+    assert len(orderings["test_error"]) == 5 and len(orderings["jacobian"]) == 5
+    assert all(0 <= r["p"] <= 1 for r in orderings["test_error"] + orderings["jacobian"])
+    assert metrics["report"]["models"] > 5 and metrics["report"]["models_from_cache"] == 0
+    index = (out / "index.md").read_text()
+    assert "| CAE | λ = " in index and "Where this run differs from the paper" in index
+    assert (out / "figures/rifai2011/curves.png").stat().st_size > 2000
+    # the same command again: every model from the cache, the same table
+    code, stdout, err = run_cli("reproduce", "rifai2011", "--quick", "--out", str(out), "--cache", str(cache))
+    again = json.loads((out / "metrics.json").read_text())
+    assert code == 0 and again["report"]["models_from_cache"] == again["report"]["models"]
+    assert again["rifai2011_table"]["CAE"]["test_error"] == table["CAE"]["test_error"]
