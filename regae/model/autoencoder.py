@@ -62,6 +62,8 @@ class AutoEncoder(pl.LightningModule):
             (``--data.dataset``), and checkpoints keep it so :func:`regae.load` rebuilds the net.
         tied: the decoder of a one-layer ``mlp`` reuses the encoder's weight, transposed
             (:class:`regae.nets.mlp.TiedDecoder`; the classical AE of the CAE and DAE papers).
+        hidden_activation: ``relu`` or ``sigmoid`` between an ``mlp``'s hidden layers (logistic units,
+            as in Hinton & Salakhutdinov 2006).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class AutoEncoder(pl.LightningModule):
         history_every: int = 10,
         input_shape: tuple[int, int, int] = (1, 28, 28),
         tied: bool = False,
+        hidden_activation: Literal["relu", "sigmoid"] = "relu",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -102,6 +105,7 @@ class AutoEncoder(pl.LightningModule):
         self.net = build_net(
             arch, latent_dim=latent_dim, widths=widths, decoder_widths=decoder_widths,
             decoder=decoder, latent_activation=latent_activation, input_shape=input_shape, tied=tied,
+            hidden_activation=hidden_activation,
         )
         self.regularizers = build_regularizers(regularizers)
         for reg in self.regularizers:

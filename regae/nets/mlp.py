@@ -4,7 +4,8 @@
 the latent; ``decoder_widths`` the decoder's between the latent and the n outputs (default:
 the encoder's, reversed). Examples on MNIST: 784-512-256-128-30 / 30-128-256-784 is
 ``widths=[512, 256, 128], latent_dim=30, decoder_widths=[128, 256]``; 784-32-784 is
-``widths=[], latent_dim=32``.
+``widths=[], latent_dim=32``. Hidden layers are ReLU, or logistic with ``hidden_activation="sigmoid"``
+(Hinton & Salakhutdinov 2006's units).
 
 ``tied=True`` (one layer only) gives the classical auto-encoder of Vincent et al. 2008 and Rifai
 et al. 2011, whose decoder reuses the encoder's weight, transposed::
@@ -23,30 +24,35 @@ from torch import Tensor, nn
 from regae.errors import ConfigError
 from regae.nets.base import DEFAULT_INPUT_SHAPE, AENet, check_input_shape, check_widths, latent_activation
 
+#: the activation between hidden layers: ReLU (the default), or the logistic units of Hinton & Salakhutdinov 2006
+HIDDEN_ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "sigmoid": nn.Sigmoid}
 
-def mlp(sizes: list[int]) -> list[nn.Module]:
-    """Linear layers with ReLU between them (none after the last)."""
+
+def mlp(sizes: list[int], hidden: str = "relu") -> list[nn.Module]:
+    """Linear layers with the ``hidden`` activation between them (none after the last)."""
+    if hidden not in HIDDEN_ACTIVATIONS:
+        raise ConfigError(f"Expected `hidden_activation` in {sorted(HIDDEN_ACTIVATIONS)}, got {hidden!r}.")
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU(inplace=True))
+            layers.append(HIDDEN_ACTIVATIONS[hidden]())
     return layers
 
 
 class MLPEncoder(nn.Sequential):
     def __init__(self, widths: tuple[int, ...], latent_dim: int, activation: str,
-                 input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE) -> None:
+                 input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE, hidden: str = "relu") -> None:
         n = math.prod(input_shape)
-        super().__init__(nn.Flatten(), *mlp([n, *widths, latent_dim]), latent_activation(activation))
+        super().__init__(nn.Flatten(), *mlp([n, *widths, latent_dim], hidden), latent_activation(activation))
 
 
 class MLPDecoder(nn.Module):
     def __init__(self, widths: tuple[int, ...], latent_dim: int,
-                 input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE) -> None:
+                 input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE, hidden: str = "relu") -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)
-        self.net = nn.Sequential(*mlp([latent_dim, *widths, math.prod(input_shape)]), nn.Sigmoid())
+        self.net = nn.Sequential(*mlp([latent_dim, *widths, math.prod(input_shape)], hidden), nn.Sigmoid())
 
     def forward(self, h: Tensor) -> Tensor:
         return self.net(h).view(-1, *self.input_shape)  # (B, C, H, W)
@@ -72,15 +78,16 @@ def build_mlp(
     latent_activation: str = "sigmoid",
     input_shape: tuple[int, int, int] | None = None,
     tied: bool = False,
+    hidden_activation: str = "relu",
     **unused: object,
 ) -> AENet:
     d = 32 if latent_dim is None else latent_dim
     enc = check_widths("widths", widths if widths is not None else ())
     dec = check_widths("decoder_widths", decoder_widths) if decoder_widths is not None else enc[::-1]
     shape = check_input_shape(input_shape)
-    encoder = MLPEncoder(enc, d, latent_activation, shape)
+    encoder = MLPEncoder(enc, d, latent_activation, shape, hidden_activation)
     if not tied:
-        return AENet(encoder, MLPDecoder(dec, d, shape), d, shape)
+        return AENet(encoder, MLPDecoder(dec, d, shape, hidden_activation), d, shape)
     if enc or dec:
         raise ConfigError(f"Expected `tied` only for one layer (widths=[], decoder_widths=[]), got widths={list(enc)}, "
                           f"decoder_widths={list(dec)}.")

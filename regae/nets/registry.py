@@ -28,4 +28,6 @@ def build_net(
         raise ConfigError(f"Expected `latent_dim` >= 1, got {latent_dim}.")
     if kwargs.get("tied") and arch != "mlp":
         raise ConfigError(f"Expected `tied` only with arch 'mlp' (one layer), got arch {arch!r}.")
+    if kwargs.get("hidden_activation", "relu") != "relu" and arch != "mlp":
+        raise ConfigError(f"Expected `hidden_activation` other than 'relu' only with arch 'mlp', got arch {arch!r}.")
     return ARCHITECTURES[arch](latent_dim=latent_dim, input_shape=check_input_shape(input_shape), **kwargs)

@@ -3,9 +3,9 @@
 Hinton & Salakhutdinov (2006) pre-trained each layer of their deep AE as an RBM before
 fine-tuning the whole net; Bengio et al. (2007) did the same with one shallow autoencoder per
 layer, which is what this does. For encoder layer k, ``x_k = f_k(W_k x_{k-1} + b_k)``
-(``f_k`` ReLU, or the net's code activation for the last layer; ``x_0`` the images), and its
-mirror in the decoder, ``V_k`` with output activation ``g_k`` (sigmoid for the layer that
-outputs pixels, ReLU for the others), the shallow AE
+(``f_k`` the net's hidden activation, or its code activation for the last layer; ``x_0`` the
+images), and its mirror in the decoder, ``V_k`` with output activation ``g_k`` (sigmoid for the
+layer that outputs pixels, the hidden activation for the others), the shallow AE
 
     min_{W_k, b_k, V_k, c_k}  (1/B) Σ_b ‖g_k(V_k x_k + c_k) − x_{k-1}‖² / n_{k-1}
 
@@ -34,10 +34,9 @@ def layer_pairs(net: AENet) -> list[tuple[nn.Linear, nn.Module, nn.Linear, nn.Mo
     dec = [m for m in net.decoder.net if isinstance(m, nn.Linear)]
     if not enc or len(enc) != len(dec):
         raise ValueError("layer-wise pre-training needs an MLP autoencoder with mirrored encoder and decoder layers")
-    code = net.encoder[-1] if not isinstance(net.encoder[-1], nn.Linear) else nn.Identity()
-    depth = len(enc)
-    return [(enc[k], nn.ReLU() if k < depth - 1 else code, dec[depth - 1 - k], nn.Sigmoid() if k == 0 else nn.ReLU())
-            for k in range(depth)]
+    after = {id(m): nxt for seq in (list(net.encoder), list(net.decoder.net)) for m, nxt in zip(seq, seq[1:])}
+    depth = len(enc)  # f_k: what follows W_k in the encoder (the code's activation for the last); g_k likewise
+    return [(enc[k], after[id(enc[k])], dec[depth - 1 - k], after[id(dec[depth - 1 - k])]) for k in range(depth)]
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ def test_agreement_within_tolerance_or_inside_the_interval():
 
 def test_figure_cell():
     assert figure_cell({"mean": 1.523, "std": 0.041, "ci_low": 1.41, "ci_high": 1.634}, "%") == "1.52 ± 0.04 % [1.41, 1.63]"
-    assert figure_cell({"mean": 3.0, "std": None}, "") == "3.00 "
+    assert figure_cell({"mean": 3.0, "std": None}, "") == "3.00"
 
 
 def test_layer_figures_on_hand_made_layers():
@@ -35,7 +35,7 @@ def test_layer_figures_on_hand_made_layers():
         b.zero_()
     zero = torch.zeros(3, 28, 28, dtype=torch.uint8)
     figures = layer_figures(model, zero)
-    expected = math.sqrt((1 / 16) * float((w**2).sum()))
+    expected = math.sqrt((1 / 16) * float((w.detach() ** 2).sum()))
     assert figures["jacobian"] == pytest.approx([expected] * 3, rel=1e-6) and (figures["sat"] == 0).all()
     with torch.no_grad():  # saturated: h = sigmoid(±20) for every unit, so SAT = 1 and J ≈ 0
         w.zero_()
@@ -85,3 +85,36 @@ def test_rifai2011_quick_end_to_end_and_resumed_from_the_cache(tmp_path):
     again = json.loads((out / "metrics.json").read_text())
     assert code == 0 and again["report"]["models_from_cache"] == again["report"]["models"]
     assert again["rifai2011_table"]["CAE"]["test_error"] == table["CAE"]["test_error"]
+
+
+def test_hinton_squared_error_is_784_times_the_per_pixel_mean_and_summarised_over_seeds():
+    from regae.study.reproductions.hinton2006 import squared_errors, summary
+
+    class Half(torch.nn.Module):  # reconstructs every image as 0.5 everywhere
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            from regae.nets.base import AEOutput
+
+            return AEOutput(torch.full_like(x, 0.5) + 0 * self.w, x.flatten(1)[:, :2])
+
+    images = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    images[1] = 255  # black: error 0.25 per pixel; white: 0.25 too
+    assert squared_errors(Half(), images) == pytest.approx([784 * 0.25] * 4)
+    s = summary([[3.0, 3.2, 2.8, 3.0], [2.0, 2.2, 1.8, 2.0]])
+    assert s["mean"] == pytest.approx(2.5) and s["std"] == pytest.approx(math.sqrt(0.5)) and s["per_seed"] == [3.0, 2.0]
+    assert s["ci_low"] <= 2.5 <= s["ci_high"] and s["psnr_db"] == pytest.approx(10 * math.log10(784 / 2.5))
+
+
+@pytest.mark.slow
+def test_hinton2006_quick_end_to_end(tmp_path):
+    code, _, err = run_cli("reproduce", "hinton2006", "--quick", "--out", str(tmp_path / "out"), "--cache",
+                           str(tmp_path / "cache"))
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "out/metrics.json").read_text())["hinton2006_table"]
+    assert [metrics[r]["paper"] for r in ("deep autoencoder", "logistic PCA", "PCA")] == [3.00, 8.01, 13.87]
+    assert all(metrics[r]["ours"]["mean"] > 0 for r in ("deep autoencoder", "logistic PCA", "PCA"))
+    assert len(metrics["orderings"]) == 3 and metrics["deep autoencoder"]["target_met"] in (True, False)
+    assert 8 < metrics["PCA"]["ours"]["mean"] < 20  # PCA-30 fitted on 512 images, scored on 256: near the paper's 13.87

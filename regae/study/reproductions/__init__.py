@@ -13,4 +13,7 @@ REPRODUCTIONS: dict[str, tuple[str, str]] = {
     "rifai2011": ("regae.study.reproductions.rifai2011",
                   "Rifai et al. 2011, Contractive Auto-Encoders, Table 1 (MNIST): pre-trained 784-1000-10 test error, "
                   "Jacobian norm, saturation"),
+    "hinton2006": ("regae.study.reproductions.hinton2006",
+                   "Hinton & Salakhutdinov 2006, Fig. 2B (MNIST): squared error of 30-d codes, deep AE vs logistic "
+                   "PCA vs PCA"),
 }

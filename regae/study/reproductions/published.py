@@ -44,4 +44,4 @@ def figure_cell(summary: dict, unit: str, digits: int = 2) -> str:
     interval = ""
     if summary.get("ci_low") is not None and summary.get("ci_high") is not None:
         interval = f" [{summary['ci_low']:.{digits}f}, {summary['ci_high']:.{digits}f}]"
-    return f"{centre} {unit}{interval}"
+    return f"{centre}{' ' + unit if unit else ''}{interval}"
