@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,11 +39,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def stop_on_sigterm(signum, frame) -> None:
+    """SIGTERM (``kill``, a service manager) stops the demo as Ctrl-C does, so its temp folder is removed."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_threads()  # before torch loads (see regae.threads.policy)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from demo.tempdir import owned_temp_dir
+
+    if threading.current_thread() is threading.main_thread():  # only there can a handler be set
+        signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        # Gradio's cache (uploads, served images, the empty folders it leaves) and any tempfile
+        # go under one folder of this process's own, removed when the demo stops.
+        with owned_temp_dir() as tmp:
+            return serve(args, tmp)
+    except KeyboardInterrupt:  # during start-up; once serving, Gradio closes the server itself
+        print("demo: interrupted", file=sys.stderr)
+        return 130
+
+
+def serve(args: argparse.Namespace, tmp: Path) -> int:
     from demo.app import CONCURRENCY, CSS, MAX_FILE_SIZE, build_demo
+    from demo.predictor import Predictor
     from regae.threads.count import set_threads
 
     set_threads(args.threads)
@@ -50,15 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: warning: checkpoint folder {args.checkpoints} does not exist; the app will say so",
               file=sys.stderr)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    app = build_demo(args.checkpoints, device=args.device, concurrency=args.concurrency or CONCURRENCY)
+    predictor = Predictor(args.checkpoints, device=args.device)
+    app = build_demo(args.checkpoints, predictor=predictor, concurrency=args.concurrency or CONCURRENCY)
     print(f"demo: checkpoints loaded and analysed in {time.perf_counter() - t0:.1f} s "
-          f"({time.process_time() - cpu0:.1f} s of CPU)", file=sys.stderr)
+          f"({time.process_time() - cpu0:.1f} s of CPU); temp files in {tmp}", file=sys.stderr)
+    for name, reason in predictor.status().items():  # remembered: nothing is loaded again
+        if reason is not None:
+            print(f"demo: warning: checkpoint {name} is unusable, the page says why: {reason}", file=sys.stderr)
     try:
         app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
                    css=CSS)
     except OSError as exc:  # port taken, address not available
         print(f"demo: error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        app.close()
     return 0
 
 

@@ -8,7 +8,10 @@ models, classes, map and interpolation are :mod:`demo.predictor` (with :mod:`dem
 ``build_demo`` returns the Blocks; ``python -m demo`` launches it. The Run
 button turns a failure into a one-line ``gr.Error`` toast (bad input, missing or corrupt checkpoint,
 an unexpected bug); the live update after each stroke shows what is drawn so far and puts input
-problems in the status line. Either way the server keeps running.
+problems in the status line. Either way the server keeps running. Canvases and uploads alike are
+decoded by :mod:`demo.draw` with the same limits (file size, then pixel count from the image
+header, before any decoding); a checkpoint that cannot be used is listed with its reason, and
+the others are served.
 """
 
 from __future__ import annotations
@@ -63,6 +66,45 @@ routes from A to B: the codes of the pixel mixes (magenta) and the straight late
 Checkpoints of other datasets work too: one-channel models get canvases (the whole drawing is resized
 to the model's size), colour models take uploads, and the random pair comes from the model's own data.
 """
+
+
+def canvas_files(canvas: gr.Sketchpad, payload) -> dict | None:
+    """A canvas value with its images undecoded, to be read with the upload limits (the canvases' preprocess).
+
+    Gradio's own ``preprocess`` decodes the background, every layer and the composite at full
+    size, whatever size their PNG headers state, before any handler runs: a 16 KB 6000x6000 PNG
+    sent as a canvas value took the server from 1 to 2.8 GB, and 13000x13000 to a MemoryError.
+    This gives ``{"background", "layers": [], "composite"}`` with each image a file path in
+    Gradio's cache (or the bytes the editor sent as a blob), and :func:`demo.draw.sketch_image`
+    reads only the one it needs, header first (:func:`demo.draw.read_image`).
+    """
+    if payload is None:
+        return None
+    background = composite = None
+    if payload.id is not None:  # sent as blobs: the component keeps the bytes until now
+        blobs = canvas.blob_storage.pop(payload.id, None)
+        if blobs is not None:
+            background, composite = blobs.background, blobs.composite
+    else:
+        background = payload.background.path if payload.background is not None else None
+        composite = payload.composite.path if payload.composite is not None else None
+    return {"background": background, "layers": [], "composite": composite}
+
+
+def undecoded(canvas: gr.Sketchpad) -> gr.Sketchpad:
+    """``canvas`` with :func:`canvas_files` as its preprocess; the browser gets the same editor.
+
+    Set on the instance, not by subclassing: Gradio writes a ``.pyi`` stub next to the module of
+    any subclass of its components, at import."""
+    canvas.preprocess = functools.partial(canvas_files, canvas)
+    return canvas
+
+
+def given(value) -> bool:
+    """Whether an input holds anything at all (an untouched canvas holds no image)."""
+    if isinstance(value, dict):
+        return value.get("composite") is not None or value.get("background") is not None
+    return value is not None and not (isinstance(value, str) and not value)
 
 
 def friendly(fn):
@@ -151,12 +193,12 @@ def build_demo(
         noun = input_view(model_name, m).noun
         images, notes = {}, []
         for label, canvas, photo in zip(("A", "B"), canvases, photos):
-            raw = None
+            sent = given(photo) if m.frame.colour else given(canvas)
             try:
                 if m.frame.colour:
                     raw = read_upload(photo, colour=True) if photo else None
                 else:
-                    raw = sketch_image(canvas)
+                    raw = sketch_image(canvas)  # the canvas's file, read with the upload limits
                 p = prepare(raw, m.frame)
                 images[label] = p.image
                 if p.note:
@@ -168,7 +210,7 @@ def build_demo(
                 if strict:
                     raise gr.Error(f"{noun} {label}: {exc}", print_exception=False) from None
                 images[label] = None
-                if (raw is not None or photo) and "empty" not in str(exc):
+                if sent and "empty" not in str(exc):  # e.g. too large, unreadable: said in the status line
                     notes.append(f"{noun} {label}: {exc}.")
         return images, notes
 
@@ -251,12 +293,12 @@ def build_demo(
         with gr.Row():
             for label in ("A", "B"):
                 with gr.Column():
-                    canvas = gr.Sketchpad(
-                        label=f"{noun} {label}", elem_id=f"canvas-{label.lower()}", type="numpy",
+                    canvas = undecoded(gr.Sketchpad(  # its value: file paths, read by sketch_image with limits
+                        label=f"{noun} {label}", elem_id=f"canvas-{label.lower()}", type="filepath",
                         canvas_size=(CANVAS, CANVAS), fixed_canvas=True, layers=False, transforms=(),
                         brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=18),
                         format="png", visible=draw,
-                    )
+                    ))
                     # Colour models: the file as uploaded (image_mode None: Gradio neither decodes nor
                     # re-encodes it; read_upload does, with its size limits).
                     photo = gr.Image(label=f"Image {label} (upload)", elem_id=f"photo-{label.lower()}",

@@ -25,6 +25,10 @@ in all three channels.
 
 from __future__ import annotations
 
+import functools
+import io
+import re
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,6 +47,11 @@ MAX_UPLOAD_PIXELS = 25_000_000
 CANVAS = 280  # side of the drawing canvas (10 x 28)
 DATA_RESIZE = Image.BILINEAR  # as regae.data.folder resizes to --data.image_size (colour uploads)
 CANVAS_RESIZE = Image.BOX  # canvas -> model pixels: the mean of the canvas under each pixel
+
+
+# Pillow warns about images of 89 to 179 megapixels as it opens them; read_image refuses anything over
+# MAX_UPLOAD_PIXELS itself, from the same header, with its own message.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class InputImageError(RegaeError):
@@ -195,15 +204,25 @@ def prepare(image: np.ndarray | None, frame: Frame = MNIST_FRAME) -> Prepared:
     return Prepared((v if frame.dark_background else 1 - v).astype(np.float32), None)
 
 
-def sketch_image(value: dict | np.ndarray | None) -> np.ndarray | None:
-    """The image in a Gradio sketchpad value ``{"background", "layers", "composite"}`` (or an array)."""
-    if value is None or isinstance(value, np.ndarray):
+def sketch_image(value: dict | np.ndarray | str | Path | bytes | None) -> np.ndarray | None:
+    """The image in a canvas value ``{"background", "layers", "composite"}`` (or an image itself), decoded.
+
+    The app's canvases hand their images over undecoded (file paths, or the bytes the editor
+    sent): they are read here by :func:`read_image`, with the limits of an upload, so a canvas
+    value cannot make the server decode a 6000x6000 PNG. The composite is the drawing; the
+    background stands in when there is none; layers are never read.
+    """
+    if isinstance(value, dict):
+        value = value.get("composite") if value.get("composite") is not None else value.get("background")
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        if value.ndim >= 2 and value.shape[0] * value.shape[1] > MAX_UPLOAD_PIXELS:
+            raise InputImageError(too_many_pixels(value.shape[1], value.shape[0]))
         return value
-    if not isinstance(value, dict):
-        raise InputImageError(f"unexpected canvas value of type {type(value).__name__}")
-    if value.get("composite") is not None:
-        return np.asarray(value["composite"])
-    return None if value.get("background") is None else np.asarray(value["background"])
+    if isinstance(value, (str, Path, bytes, bytearray, memoryview)):
+        return read_image(value)
+    raise InputImageError(f"unexpected canvas value of type {type(value).__name__}")
 
 
 def for_canvas(image: np.ndarray, side: int = CANVAS, fill: bool = False) -> np.ndarray:
@@ -227,28 +246,57 @@ def for_canvas(image: np.ndarray, side: int = CANVAS, fill: bool = False) -> np.
     return np.repeat(white_bg[..., None], 3, axis=2)  # (side, side, 3)
 
 
+def too_many_pixels(width: int, height: int) -> str:
+    return f"image too large: {width}x{height} px (limit {MAX_UPLOAD_PIXELS // 10**6} megapixels)"
+
+
 def read_upload(path: str | Path, colour: bool = False) -> np.ndarray:
     """Decode an uploaded file to an (H, W, 4) uint8 RGBA array, refusing non-images and huge files.
 
     Without ``colour`` a JPEG may be decoded straight to grey (faster); with it, never.
     """
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError:
-        raise InputImageError(f"upload not readable: {path.name}") from None
+    return read_image(Path(path), colour)
+
+
+def read_image(source: str | Path | bytes | bytearray | memoryview, colour: bool = False) -> np.ndarray:
+    """A file (a path) or its bytes (a canvas blob) -> (H, W, 4) uint8 RGBA, at most 4 x CANVAS on a side.
+
+    The same limits for every image a visitor sends, upload or canvas, checked before anything
+    is decoded: at most MAX_UPLOAD_BYTES of file, and at most MAX_UPLOAD_PIXELS pixels as the
+    image's header states them (``Image.open`` reads only the header). So a 16 KB PNG that
+    says 13000x13000 is refused without decoding its 169 megapixels, and what is decoded is
+    bounded: at most 25 megapixels in the file's own mode, once, reduced to 4 x CANVAS on a
+    side before it is converted to RGBA.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name, size, opener = "the canvas image", len(data), functools.partial(io.BytesIO, data)
+    else:
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise InputImageError(f"upload not readable: {path.name}") from None
+        name, opener = path.name, functools.partial(open, path, "rb")
     if size > MAX_UPLOAD_BYTES:
         raise InputImageError(f"upload too large: {size / 2**20:.1f} MB (limit {MAX_UPLOAD_BYTES // 2**20} MB)")
     try:
-        with Image.open(path) as im:
+        with opener() as f, Image.open(f) as im:
             w, h = im.size  # header only, nothing decoded yet
             if w * h > MAX_UPLOAD_PIXELS:
-                raise InputImageError(f"image too large: {w}x{h} px (limit {MAX_UPLOAD_PIXELS // 10**6} megapixels)")
+                raise InputImageError(too_many_pixels(w, h))
             im.draft("RGB" if colour else "L", (4 * CANVAS, 4 * CANVAS))  # JPEG: decode at reduced size
-            im = im.convert("RGBA")
-            im.thumbnail((4 * CANVAS, 4 * CANVAS))
-            return np.asarray(im)
+            if im.mode not in ("L", "LA", "RGB", "RGBA"):  # palette, 1-bit, 16-bit, CMYK...: RGBA first
+                im = im.convert("RGBA")
+            im.thumbnail((4 * CANVAS, 4 * CANVAS))  # decodes (once) and reduces, in the file's own mode
+            return np.asarray(im.convert("RGBA"))
     except InputImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputImageError(f"not an image file Pillow can read: {path.name} ({type(exc).__name__})") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own limit (2 x 89 megapixels), met in Image.open
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels.group(1)) // 10**6} megapixels" if pixels else "too many pixels"
+        raise InputImageError(f"image too large: {size} (limit {MAX_UPLOAD_PIXELS // 10**6} megapixels)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise InputImageError(f"not an image file Pillow can read: {name} ({type(exc).__name__})") from None
+    except MemoryError:
+        raise InputImageError(f"not enough memory to read {name}; try a smaller image") from None

@@ -10,7 +10,9 @@ shipped checkpoints; :func:`reference_from` makes one from any :class:`regae.dat
 * the 2-D PCA map of the test codes (:mod:`demo.latent_map`), coloured by class when labelled.
 
 Unlabelled data (or labels of one class only) gives no classifier and no accuracy: ``classifier``
-is None and ``no_classes`` says why, in a sentence for the page.
+is None and ``no_classes`` says why, in a sentence for the page. A model whose codes or
+reconstructions are not all finite (NaN weights, or finite ones that overflow) raises
+:class:`NonFiniteError` ("the model gives non-finite codes ..."), before scikit-learn sees them.
 
 Cost, measured on the shipped slim U-Nets with one torch thread: about 5 s of CPU per
 checkpoint (encoding 20,000 training images 2.4 s, encoding and decoding the 10,000 test images
@@ -26,16 +28,38 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from demo.latent_map import LatentMap, render
 from regae.analysis.probe import CLASSIFIERS
 from regae.analysis.tsne import subset_indices
+from regae.errors import RegaeError
 from regae.model.inference import encode, psnr_from_mse, run
 
 N_TRAIN = 20_000  # training codes for the classifier (as the report's probe)
 BATCH = 250  # images per batch through the model: measured fastest with one torch thread
 CLASSIFIER = "logistic regression"
+
+
+class NonFiniteError(RegaeError):
+    """A model gives NaN or inf (codes, reconstructions): its checkpoint is unusable, or this input is."""
+
+
+def check_finite(values: Tensor | np.ndarray, message: str) -> None:
+    """Raise :class:`NonFiniteError` with ``message`` unless every value is finite (no NaN, no ±inf).
+
+    Codes are checked before scikit-learn sees them: it refuses NaN with its own ValueError, and
+    the map's PCA would turn them into a LinAlgError.
+    """
+    finite = torch.isfinite(values).all() if isinstance(values, Tensor) else np.isfinite(values).all()
+    if not bool(finite):
+        raise NonFiniteError(message)
+
+
+def count_non_finite(values: Tensor) -> int:
+    """Rows (images, codes) of ``values`` (N, ...) holding any NaN or inf."""
+    return int((~torch.isfinite(values.reshape(len(values), -1))).any(1).sum())
 
 
 class Reference(NamedTuple):
@@ -133,8 +157,13 @@ def analyse(model, ref: Reference, n_train: int = N_TRAIN, seed: int = 0) -> Ins
     no_classes = why_no_classes(ref, y_train)
     if no_classes is None:
         h_train = encode(model, as_images(ref.train_images[idx], shape), BATCH)  # (n, d)
+        _finite_codes(h_train, f"{ref.name} training images")
     test = run(model, as_images(ref.test_images, shape), BATCH)  # codes (N, d), squared error per image (N,)
     h_test = test.codes
+    _finite_codes(h_test, f"{ref.name} test images")
+    if (bad := count_non_finite(test.sq_err)) > 0:
+        raise NonFiniteError(f"the model gives non-finite reconstructions (NaN or inf) for {bad:,} of "
+                             f"{len(test.sq_err):,} {ref.name} test images")
     clf, accuracy = None, None
     if no_classes is None:
         clf = CodeClassifier(h_train.numpy(), y_train, ref.class_names, seed)
@@ -144,6 +173,11 @@ def analyse(model, ref: Reference, n_train: int = N_TRAIN, seed: int = 0) -> Ins
     latent_map = render(h_test.numpy(), y_test, names, seed=seed)
     return Insight(clf, accuracy, psnr, len(idx) if clf is not None else 0, len(y_test), latent_map, ref.name, shape,
                    time.perf_counter() - t0, no_classes)
+
+
+def _finite_codes(codes: Tensor, of: str) -> None:
+    if (bad := count_non_finite(codes)) > 0:
+        raise NonFiniteError(f"the model gives non-finite codes (NaN or inf) for {bad:,} of {len(codes):,} {of}")
 
 
 def why_no_classes(ref: Reference, train_labels: np.ndarray) -> str | None:

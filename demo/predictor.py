@@ -12,12 +12,15 @@ computed by :func:`regae.analysis.interpolation.interpolate`. Per checkpoint, on
 (:mod:`demo.insight`), on the data it was trained on (:func:`regae.checkpoints.read.load_data`; the
 checkpoints of one folder may come from different datasets, each read once): a classifier on
 the codes, which names the class of A, B and of every h_α and h'_α (none for unlabelled data),
-and a PCA map of the test codes on which both routes are drawn.
+and a PCA map of the test codes on which both routes are drawn. A checkpoint that fails in any
+way, however unexpected, is unusable with a one-line reason; the others are served.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -30,13 +33,16 @@ from torch import Tensor
 import regae
 from demo.card import Card, card_from
 from demo.draw import Frame, frame_for
-from demo.insight import Insight, Reference, analyse, reference_from
+from demo.insight import Insight, Reference, analyse, check_finite, reference_from
 from regae.analysis.interpolation import Interpolation, interpolate
 from regae.checkpoints.read import model_from, read_checkpoint
 from regae.errors import CheckpointError, ConfigError, RegaeError
 
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 2, 33, 6
 PREFERRED = ("sparse", "contractive")  # listed first, in this order
+REASON_CHARS = 300  # an unusable checkpoint's reason is cut to one line of at most this many characters
+
+log = logging.getLogger("demo")
 
 
 class Seen(NamedTuple):
@@ -103,6 +109,23 @@ def data_key(model: regae.AutoEncoder) -> str:
     return json.dumps([model.data_record, list(model.input_shape)], sort_keys=True, default=str)
 
 
+def one_line(text: str, limit: int = REASON_CHARS) -> str:
+    """``text`` on one line (whitespace runs made single spaces), cut to ``limit`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failure_reason(name: str, exc: Exception) -> str:
+    """Why checkpoint ``name`` is unusable, in one line: a CheckpointError's own message, else the exception's."""
+    if isinstance(exc, CheckpointError):
+        return one_line(str(exc)) or f"{name}: unusable checkpoint"
+    if isinstance(exc, MemoryError):
+        return one_line(f"{name}: out of memory while loading or analysing it (MemoryError{': ' if str(exc) else ''}"
+                        f"{exc})")
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return one_line(f"{name}: cannot be loaded ({detail})")
+
+
 class Predictor:
     """Models from one checkpoint folder, each loaded and analysed once (again only if its file changes).
 
@@ -119,13 +142,20 @@ class Predictor:
         self._reference_fn = reference
         self._references: dict[str, Reference] = {}
         self._cache: dict[str, Loaded] = {}
+        self._failed: dict[str, tuple[float, str]] = {}  # name -> (mtime, reason) of an unusable checkpoint
         self._lock = threading.Lock()  # one checkpoint is read and analysed at a time, never twice
 
     def names(self) -> list[str]:
         return list(list_checkpoints(self.checkpoint_dir))
 
     def loaded(self, name: str) -> Loaded:
-        """Model, card and insight of ``<checkpoint_dir>/<name>.ckpt``; ``CheckpointError`` if unusable."""
+        """Model, card and insight of ``<checkpoint_dir>/<name>.ckpt``; ``CheckpointError`` if unusable.
+
+        Whatever goes wrong with one checkpoint (any ``Exception``: a malformed dict, NaN codes,
+        MemoryError, a bug) makes that checkpoint unusable with a one-line reason, and nothing
+        else: the others are still served. A failure is remembered like a success, until the
+        file changes. KeyboardInterrupt and SystemExit are not caught.
+        """
         paths = list_checkpoints(self.checkpoint_dir)
         if name not in paths:
             known = ", ".join(paths) or "none"
@@ -137,17 +167,39 @@ class Predictor:
             raise CheckpointError(f"checkpoint not found: {path}") from None
         with self._lock:
             cached = self._cache.get(name)
-            if cached is None or cached.mtime != mtime:
-                ckpt = read_checkpoint(path)  # the file is read once: model and card come from the same dict
-                model = model_from(ckpt, path).to(self.device).eval()
-                ref = self._reference_for(name, model)
-                try:
-                    frame = frame_for(model.input_shape, ref.kind, ref.test_images[:500].numpy())
-                except RegaeError as exc:
-                    raise CheckpointError(f"{name}: {exc}") from None
-                cached = Loaded(mtime, model, card_from(name, ckpt), analyse(model, ref), ref, frame)
+            if cached is not None and cached.mtime == mtime:
+                return cached
+            failed = self._failed.get(name)
+            if failed is not None and failed[0] == mtime:
+                raise CheckpointError(failed[1])
+            self._cache.pop(name, None)  # a replaced file: its old model is not served in its place
+            try:
+                cached = self._load(name, path, mtime)
+            except Exception as exc:  # noqa: BLE001 -- one checkpoint must never take the demo down
+                reason = failure_reason(name, exc)
+                log.debug("checkpoint %s is unusable", name, exc_info=True)
+            else:
+                self._failed.pop(name, None)
                 self._cache[name] = cached
-            return cached
+                return cached
+            # Raised here, outside the except: the failed load's frames (a huge model, say) can be freed now.
+            self._failed[name] = (mtime, reason)
+        gc.collect()
+        raise CheckpointError(reason)
+
+    def _load(self, name: str, path: Path, mtime: float) -> Loaded:
+        ckpt = read_checkpoint(path)  # the file is read once: model and card come from the same dict
+        model = model_from(ckpt, path).to(self.device).eval()
+        card = card_from(name, ckpt)  # before the analysis: malformed metadata fails in a millisecond, not seconds
+        ref = self._reference_for(name, model)
+        try:
+            frame = frame_for(model.input_shape, ref.kind, ref.test_images[:500].numpy())
+            insight = analyse(model, ref)  # NonFiniteError: NaN or inf codes, caught before scikit-learn sees them
+        except CheckpointError:
+            raise
+        except RegaeError as exc:
+            raise CheckpointError(f"{name}: {exc}") from None
+        return Loaded(mtime, model, card, insight, ref, frame)
 
     def _reference_for(self, name: str, model: regae.AutoEncoder) -> Reference:
         key = data_key(model)
@@ -156,20 +208,23 @@ class Predictor:
                 self._references[key] = self._reference_fn(model)
             except RegaeError as exc:  # moved or missing data, an unrecorded dataset, a record this version cannot read
                 raise CheckpointError(f"the data {name} was trained on cannot be read: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 -- a malformed record, a data file the reader chokes on
+                raise CheckpointError(f"the data {name} was trained on cannot be read: "
+                                      f"{type(exc).__name__}: {exc}") from None
         return self._references[key]
 
     def model(self, name: str) -> regae.AutoEncoder:
         return self.loaded(name).model
 
     def status(self) -> dict[str, str | None]:
-        """Load and analyse every checkpoint now: name -> None if usable, else the reason it is not."""
+        """Load and analyse every checkpoint now: name -> None if usable, else the reason it is not (one line)."""
         out: dict[str, str | None] = {}
         for name in self.names():
             try:
                 self.loaded(name)
                 out[name] = None
-            except CheckpointError as exc:
-                out[name] = str(exc)
+            except Exception as exc:  # noqa: BLE001 -- loaded() raises CheckpointError; anything else is listed too
+                out[name] = failure_reason(name, exc)
         return out
 
     def _batch(self, images: list[np.ndarray], shape: tuple[int, int, int]) -> Tensor:
@@ -186,7 +241,9 @@ class Predictor:
         m = self.loaded(name)
         x = self._batch(images, m.insight.image_shape)  # (B, C, H, W)
         h = m.model.encode(x)  # (B, d)
+        check_finite(h, f"{name}: the model gives non-finite codes (NaN or inf) for this image")
         recon = m.model.decode(h)  # (B, C, H, W)
+        check_finite(recon, f"{name}: the model gives non-finite reconstructions for this image")
         h = h.float().cpu()
         clf = m.insight.classifier
         proba = clf.proba(h.numpy()) if clf is not None else None
@@ -205,6 +262,9 @@ class Predictor:
         # bit-for-bit the code it decoded, and the latent line runs between the routes' shared ends.
         w = alphas.view(-1, 1, 1, 1)
         h_pix = m.model.encode(w * x[1] + (1 - w) * x[0]).float().cpu()  # (n, d)
+        check_finite(h_pix, f"{name}: the model gives non-finite codes (NaN or inf) between A and B")
+        check_finite(torch.cat([interp.pixel, interp.latent]),
+                     f"{name}: the model gives non-finite images (NaN or inf) between A and B")
         a_ = alphas.view(-1, 1).cpu()
         h_lat = (a_ * h_pix[-1] + (1 - a_) * h_pix[0])  # (n, d)
         h_lat[0], h_lat[-1] = h_pix[0], h_pix[-1]

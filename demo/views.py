@@ -129,8 +129,9 @@ def cards_markdown(directory: Path, predictor: Predictor, status: dict[str, str 
     fitted: set[int] = set()
     unlabelled = []
     for name, err in status.items():
-        if err is not None:
-            rows.append(f"| `{name}` | | **unusable**: {err} | | | | |")
+        if err is not None:  # one line, and a "|" in it must not split the table's cells
+            reason = " ".join(err.split()).replace("|", "\\|")
+            rows.append(f"| `{name}` | | **unusable**: {reason} | | | | |")
             continue
         m = predictor.loaded(name)
         ins = m.insight

@@ -31,8 +31,10 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
+from launch.records import read_status_file
 from launch.signals import JobStopped, StopOnSignal
 from regae.checkpoints.write import atomic_write_json
+from regae.errors import OutputError
 from regae.threads.count import set_threads
 from regae.training.lightning_cli import run_trainer_cli
 
@@ -53,19 +55,38 @@ def checkpoint_step(path: Path) -> int | None:
         return None
 
 
+def load_status(run_dir: Path) -> dict[str, Any]:
+    """The run's ``status.json``, checked (``{}`` if none yet); ``OutputError`` naming the file if it
+    is not one (:func:`launch.records.check_status`)."""
+    return read_status_file(Path(run_dir) / STATUS_FILE)
+
+
 def read_status(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / STATUS_FILE
+    """:func:`load_status`, or ``{}`` where the file is unreadable (the job rewrites it whole)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return load_status(run_dir)
+    except OutputError:
         return {}
 
 
 def read_attempts(run_dir: Path) -> list[dict[str, Any]]:
+    """One record per (re)start; a line that is not a JSON object (a write cut by a kill) is skipped."""
     path = Path(run_dir) / ATTEMPTS_FILE
-    if not path.is_file():
+    if not path.is_file():  # missing, or something that is no file of ours (a FIFO would block)
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    attempts = []
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(item, dict):
+            attempts.append(item)
+    return attempts
 
 
 def _job_id() -> str:

@@ -13,6 +13,18 @@ from dataclasses import dataclass, field
 from regae.errors import ConfigError
 
 CLUSTERS = ("slurm", "local", "debug")
+#: a launch name is one folder name (the default folder is runs/launch/NAME) and the Slurm job name
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+NAME_MAX = 128
+NAME_RULE = (f"one folder name of ASCII letters, digits, '.', '_', '-', not starting with '.' or '-', "
+             f"at most {NAME_MAX} characters")
+#: an ``--sbatch`` key is a Slurm long option: submitit writes it unquoted as ``#SBATCH --KEY=VALUE``
+SBATCH_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+#: ASCII control characters: a newline (or CR, tab, NUL, ESC...) in a value would end the batch
+#: script's ``#SBATCH`` comment line, and what follows would run as a shell line
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: options whose text lands in the batch script (``#SBATCH --partition='...'`` etc.) or its log paths
+TEXT_OPTIONS = ("dir", "partition", "mem", "account", "qos")
 
 
 @dataclass
@@ -61,6 +73,40 @@ def parse_time(text: str) -> int:
     return minutes
 
 
+def check_text(option: str, value: str) -> str:
+    """``value`` unless it holds a control character (``ConfigError`` naming ``option``, value shown with repr)."""
+    if CONTROL_RE.search(value):
+        raise ConfigError(f"{option} must not contain control characters (newline, tab, ...): they would end a "
+                          f"line of the Slurm batch script, got {value!r}")
+    return value
+
+
+def check_name(value: str, option: str = "--name") -> str:
+    """``value`` if it is a safe launch name: :data:`NAME_RULE`, else ``ConfigError`` saying what is allowed."""
+    if not isinstance(value, str) or len(value) > NAME_MAX or not NAME_RE.fullmatch(value):
+        raise ConfigError(f"{option} must be {NAME_RULE}, got {value!r}")
+    return value
+
+
+def safe_name(text: str) -> str:
+    """A launch name made from ``text`` (a config file's stem): disallowed characters become '_'."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".-")[:NAME_MAX]
+    return name or "run"
+
+
+def check_sbatch(sbatch: dict[str, str | bool]) -> dict[str, str | bool]:
+    """``--sbatch`` entries as submitit writes them (``#SBATCH --key=value``, the key unquoted): each key
+    a Slurm long option, each value ``True`` (a flag) or text without control characters."""
+    for key, value in sbatch.items():
+        if not isinstance(key, str) or not SBATCH_KEY_RE.fullmatch(key):
+            raise ConfigError(f"--sbatch KEY must be a Slurm long option (letters, digits, '-', '_'), got {key!r}")
+        if value is not True:
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"--sbatch {key}: expected text or a flag (KEY=), got {value!r}")
+            check_text(f"--sbatch {key}", value)
+    return sbatch
+
+
 def _positive(name: str, value: int | None, allow_zero: bool = False) -> None:
     if value is not None and (value < 0 or (value == 0 and not allow_zero)):
         raise ConfigError(f"Expected --{name} {'>= 0' if allow_zero else '>= 1'}, got {value}.")
@@ -101,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_options(argv: list[str]) -> LaunchOptions:
     ns, rest = build_parser().parse_known_args(argv)
-    sbatch = {}
+    sbatch: dict[str, str | bool] = {}
     for item in ns.sbatch:
+        check_text("--sbatch", item)
         key, _, value = item.partition("=")
         if not key:
             raise ConfigError(f"Expected --sbatch KEY=VALUE, got {item!r}.")
@@ -114,6 +161,23 @@ def parse_options(argv: list[str]) -> LaunchOptions:
         sweep=ns.sweep, max_parallel=ns.max_parallel, signal_delay_s=ns.signal_delay_s,
         max_requeue=ns.max_requeue, wait=ns.wait, fit_argv=rest,
     )
+    return check_options(opts)
+
+
+def check_options(opts: LaunchOptions) -> LaunchOptions:
+    """Every value check of the options, the same for ``python -m launch`` and for the options
+    ``python -m launch resume`` reads back from ``launch.json``; returns ``opts``."""
+    if opts.cluster not in CLUSTERS:
+        raise ConfigError(f"--cluster must be one of {', '.join(CLUSTERS)}, got {opts.cluster!r}")
+    if opts.name is not None:
+        check_name(opts.name)
+    for option in TEXT_OPTIONS:
+        value = getattr(opts, option)
+        if value is not None:
+            check_text(f"--{option}", value)
+    check_sbatch(opts.sbatch)
+    _positive("time (minutes)", opts.time_min)
+    rest = opts.fit_argv
     for name in ("nodes", "cpus_per_task", "tasks_per_node", "max_parallel"):
         _positive(name.replace("_", "-"), getattr(opts, name))
     _positive("gpus-per-node", opts.gpus_per_node, allow_zero=True)

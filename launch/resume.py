@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from launch import cluster as slurm
-from launch.job import read_status
-from launch.options import LaunchOptions
-from launch.status import read_launch
+from launch.job import load_status
+from launch.options import check_text
+from launch.records import options_from_record
+from launch.status import LAUNCH_FILE, read_launch
 from launch.submit import Launch, Run, echo_submitted, make_executor, submit, write_record
 from regae.checkpoints.write import atomic_write_text
 from regae.errors import OutputError
@@ -43,11 +43,20 @@ def live_jobs(record: dict[str, Any]) -> dict[str, str]:
 
 
 def plan_resume(record: dict[str, Any], root: Path) -> list[dict[str, Any]]:
-    """The runs to resubmit; ``OutputError`` (one line) when there are none."""
+    """The runs to resubmit; ``OutputError`` (one line) when there are none, or when a run's folder
+    is not inside ``root/runs`` or its status.json is not one (resume would guess what to rerun)."""
+    runs_dir = root / "runs"
+    states = []
+    for i, run in enumerate(record["runs"]):
+        run_dir = Path(run["dir"])
+        if not run_dir.is_absolute() or not run_dir.resolve().is_relative_to(runs_dir):
+            raise OutputError(f"{root / LAUNCH_FILE}: runs[{i}].dir {run['dir']!r} is not a folder in {runs_dir} "
+                              "(a launch folder that was moved cannot be resumed)")
+        states.append(load_status(run_dir).get("state"))
     live = live_jobs(record)
     todo, done, busy = [], [], []
-    for run in record["runs"]:
-        if read_status(Path(run["dir"])).get("state") == "completed":
+    for run, state in zip(record["runs"], states):
+        if state == "completed":
             done.append(run)
         elif run["job_id"] in live:
             busy.append(f"{run['name']}: job {run['job_id']} {live[run['job_id']]}")
@@ -65,9 +74,8 @@ def resubmit(root: Path, echo: bool = True) -> Launch:
     """Resubmit the unfinished runs of the launch folder ``root``; returns the new jobs."""
     root = Path(root).resolve()
     record = read_launch(root)
+    opts = options_from_record(record, root / LAUNCH_FILE)
     todo = plan_resume(record, root)
-    known = {f.name for f in fields(LaunchOptions)}
-    opts = LaunchOptions(**{k: v for k, v in record["options"].items() if k in known})
     if opts.cluster == "slurm":
         slurm.check_request(opts.partition, opts.nodes, opts.devices, opts.cpus_per_task, opts.gpus_per_node)
     executor = make_executor(opts, root / "submitit", record["name"], len(todo))
@@ -94,7 +102,7 @@ def resume_main(argv: list[str]) -> int:
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m launch resume DIR [--wait]")
         return 0 if args and args[0] in ("-h", "--help") else 2
-    resumed = resubmit(Path(args[0]))
+    resumed = resubmit(Path(check_text("DIR", args[0])))
     if "--wait" in argv:
         failed = wait(resumed.jobs)
         text = status_text(resumed.dir)

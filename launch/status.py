@@ -10,13 +10,15 @@ command.
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import submitit
 
-from launch.job import checkpoint_step, last_checkpoint, read_attempts, read_status
+from launch.job import checkpoint_step, last_checkpoint, load_status, read_attempts
+from launch.options import check_text
+from launch.records import read_launch_file
 from regae.checkpoints.write import atomic_write_text
 from regae.errors import OutputError
 
@@ -29,11 +31,16 @@ ENDED_STATES = {"COMPLETED", "FAILED", "NODE_FAIL", "CANCELLED", "TIMEOUT", "OUT
 REQUEUED_STATES = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
 
 
+#: the run state of a run whose status.json is not one (the file is named under the table)
+UNREADABLE = "unreadable"
+
+
 def read_launch(root: Path) -> dict[str, Any]:
+    """The launch record of the folder ``root``, checked (:func:`launch.records.check_launch`)."""
     path = Path(root) / LAUNCH_FILE
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise OutputError(f"no {LAUNCH_FILE} in {root}: not a launch folder (python -m launch prints it)")
-    return json.loads(path.read_text())
+    return read_launch_file(path)
 
 
 def scheduler_state(record: dict[str, Any], job_id: str) -> str:
@@ -47,9 +54,16 @@ def scheduler_state(record: dict[str, Any], job_id: str) -> str:
     return (state.split() or ["UNKNOWN"])[0]  # "CANCELLED by 0" -> "CANCELLED"
 
 
-def run_row(record: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+def run_row(record: dict[str, Any], run: dict[str, Any], problems: list[str] | None = None) -> dict[str, Any]:
+    """One row of the table; a status.json that is not one shows the run state ``unreadable`` and
+    its one-line reason is appended to ``problems``."""
     run_dir = Path(run["dir"])
-    status = read_status(run_dir)
+    try:
+        status = load_status(run_dir)
+    except OutputError as exc:
+        status = {"state": UNREADABLE, "global_step": None}
+        if problems is not None:
+            problems.append(str(exc))
     ckpt = last_checkpoint(run_dir)
     state = scheduler_state(record, run["job_id"])
     run_state = status.get("state", "queued")
@@ -66,9 +80,9 @@ def run_row(record: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rows(root: Path) -> list[dict[str, Any]]:
+def rows(root: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
     record = read_launch(root)
-    return [run_row(record, run) for run in record["runs"]]
+    return [run_row(record, run, problems) for run in record["runs"]]
 
 
 def format_table(table: list[dict[str, Any]]) -> str:
@@ -94,8 +108,8 @@ def unfinished_note(table: list[dict[str, Any]], root: Path) -> list[str]:
     return [*lines, f"resume: python -m launch resume {root}"]
 
 
-def status_text(root: Path) -> str:
-    table = rows(root)
+def status_text(root: Path, problems: list[str] | None = None) -> str:
+    table = rows(root, problems)
     return "\n".join([format_table(table), *unfinished_note(table, root)])
 
 
@@ -103,8 +117,13 @@ def status_main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: python -m launch status DIR")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    root = Path(argv[0]).resolve()
-    text = status_text(root)
+    root = Path(check_text("DIR", argv[0])).resolve()
+    problems: list[str] = []
+    text = status_text(root, problems)
     atomic_write_text(text + "\n", root / "status.txt")
     print(text)
+    if problems:  # the other runs' rows are above; one line for the unreadable ones
+        more = f" (and {len(problems) - 1} more unreadable status.json)" if len(problems) > 1 else ""
+        print(f"launch: error: {problems[0]}{more}", file=sys.stderr)
+        return 2
     return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ import submitit
 from launch import cluster as slurm
 from launch import sweeps
 from launch.job import TrainJob
-from launch.options import LaunchOptions
+from launch.options import CONTROL_RE, LaunchOptions, check_name, safe_name
 from regae.checkpoints.write import atomic_write_json
 from regae.errors import ConfigError, OutputError
 from regae.threads.job import export_lines, job_environment
@@ -55,12 +56,37 @@ class Launch:
 
 
 def default_name(fit_argv: list[str]) -> str:
+    """The launch name without ``--name``: the ``--config`` preset/file name, made folder-safe."""
     for i, arg in enumerate(fit_argv):
         if arg in ("--config", "-c") and i + 1 < len(fit_argv):
-            return Path(fit_argv[i + 1]).stem
+            return safe_name(Path(fit_argv[i + 1]).stem)
         if arg.startswith("--config="):
-            return Path(arg.split("=", 1)[1]).stem
+            return safe_name(Path(arg.split("=", 1)[1]).stem)
     return "run"
+
+
+def check_launch_dir(root: Path) -> Path | None:
+    """Refuse (``OutputError``, one line) a launch folder that cannot be created or written, before
+    anything is written; returns the topmost folder of ``root/runs`` that does not exist yet (the one
+    to remove if writing fails half-way), or None if ``root/runs`` exists."""
+    if CONTROL_RE.search(str(root)):
+        raise OutputError(f"cannot use launch folder {str(root)!r}: its path holds control characters, which "
+                          "would end a line of the Slurm batch script")
+    try:
+        if root.exists() and not root.is_dir():
+            raise OutputError(f"cannot use launch folder {root}: it exists and is not a folder")
+        if (root / LAUNCH_FILE).exists():
+            raise OutputError(f"{root} already holds a launch; pick another --dir/--name or remove it")
+        missing, parent = None, root / "runs"
+        while not parent.exists() and not parent.is_symlink():
+            missing, parent = parent, parent.parent
+    except OSError as exc:  # a name too long, a folder it may not look into
+        raise OutputError(f"cannot use launch folder {root}: {exc.strerror or exc}") from None
+    if not parent.is_dir():
+        raise OutputError(f"cannot create launch folder {root}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write launch folder {root}: {parent} is not writable")
+    return missing
 
 
 def trainer_settings(opts: LaunchOptions, run_dir: Path) -> dict[str, Any]:
@@ -104,8 +130,26 @@ def job_setup(opts: LaunchOptions, environ: dict[str, str] | None = None) -> lis
             *export_lines(job_environment(env, opts.cpus_per_task))]
 
 
+def check_script_values(params: dict[str, Any], folder: Path) -> None:
+    """Refuse (``ConfigError``) any value submitit would write into a line of the batch script that a
+    control character could end: ``#SBATCH --key=value`` lines are shell comments, so a newline in a
+    key, a value or the log folder would start a shell line of its own. (submitit quotes values with
+    ``shlex.quote``, but not keys, and a quoted newline still ends a comment.) The options were checked
+    when parsed or read back; this is the last look at exactly what goes into the script."""
+    texts = [("submitit folder", str(folder))]
+    for key, value in params.items():
+        if key == "slurm_additional_parameters":
+            texts += [("--sbatch", k if v is True else f"{k}={v}") for k, v in value.items()]
+        elif isinstance(value, str):
+            texts.append((key, value))
+    for what, text in texts:
+        if CONTROL_RE.search(text):
+            raise ConfigError(f"{what} must not contain control characters (newline, tab, ...): they would end a "
+                              f"line of the Slurm batch script, got {text!r}")
+
+
 def make_executor(opts: LaunchOptions, folder: Path, name: str, n_runs: int) -> submitit.Executor:
-    executor = submitit.AutoExecutor(folder=folder, cluster=opts.cluster, slurm_max_num_timeout=opts.max_requeue)
+    check_name(name)
     params: dict[str, Any] = {
         "name": name, "timeout_min": opts.time_min, "nodes": opts.nodes,
         "tasks_per_node": opts.devices, "cpus_per_task": opts.cpus_per_task,
@@ -124,6 +168,8 @@ def make_executor(opts: LaunchOptions, folder: Path, name: str, n_runs: int) -> 
             params["slurm_additional_parameters"] = dict(opts.sbatch)
         if n_runs > 1:
             params["slurm_array_parallelism"] = opts.max_parallel or n_runs
+    check_script_values(params, folder)
+    executor = submitit.AutoExecutor(folder=folder, cluster=opts.cluster, slurm_max_num_timeout=opts.max_requeue)
     executor.update_parameters(**params)
     return executor
 
@@ -139,7 +185,13 @@ def submit(executor: submitit.Executor, run_dirs: list[str]) -> list[submitit.Jo
 
 
 def write_record(root: Path, record: dict[str, Any]) -> None:
-    atomic_write_json(record, root / LAUNCH_FILE)
+    """``launch.json``, atomically; after a submission, so a failure names the jobs now queued."""
+    try:
+        atomic_write_json(record, root / LAUNCH_FILE)
+    except OSError as exc:
+        jobs = ", ".join(run["job_id"] for run in record["runs"] if run.get("job_id"))
+        raise OutputError(f"cannot write {root / LAUNCH_FILE}: {exc.strerror or exc} (job(s) {jobs} were "
+                          "submitted; scancel them or free the folder)") from None
 
 
 def echo_submitted(root: Path, opts: LaunchOptions, runs: list[Run], jobs: list[submitit.Job], verb: str) -> None:
@@ -154,19 +206,25 @@ def echo_submitted(root: Path, opts: LaunchOptions, runs: list[Run], jobs: list[
 
 def launch(opts: LaunchOptions, echo: bool = True) -> Launch:
     """Validate everything, write the launch folder, submit; returns the submitted jobs."""
+    name = check_name(opts.name or default_name(opts.fit_argv))
+    root = Path(opts.dir or Path("runs") / "launch" / name).resolve()
+    created = check_launch_dir(root)
     if opts.cluster == "slurm":
         opts.partition = slurm.check_request(opts.partition, opts.nodes, opts.devices, opts.cpus_per_task,
                                              opts.gpus_per_node)
-    name = opts.name or default_name(opts.fit_argv)
-    root = Path(opts.dir or Path("runs") / "launch" / name).resolve()
-    if (root / LAUNCH_FILE).exists():
-        raise OutputError(f"{root} already holds a launch; pick another --dir/--name or remove it")
     base = resolve(opts.fit_argv)
     plans = plan_runs(opts, base, root)
-    for run, config in plans:
-        write_config(config, Path(run.dir) / "config.yaml")
-    executor = make_executor(opts, root / "submitit", name, len(plans))
     runs = [run for run, _ in plans]
+    try:
+        for run, config in plans:
+            write_config(config, Path(run.dir) / "config.yaml")
+        executor = make_executor(opts, root / "submitit", name, len(plans))
+    except Exception as exc:  # nothing is queued yet: remove what this call created, leave no half launch
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write launch folder {root}: {exc.strerror or exc}") from None
+        raise
     jobs = submit(executor, [run.dir for run in runs])
     for run, job in zip(runs, jobs):
         run.job_id = str(job.job_id)

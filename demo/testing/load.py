@@ -17,7 +17,9 @@ counted as lost, never waited for.
 
 from __future__ import annotations
 
+import shutil
 import ssl
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -128,7 +130,25 @@ def mismatch(case: Case, out: tuple) -> str | None:
 
 def run_users(url: str, cases: list[list[Case]], model: str, deadline_s: float, download_dir: Path,
               steps: int = DEFAULT_STEPS, think_s: float = 0.0) -> Report:
-    """Send every user's cases at once, one thread and one client per user; stop at ``deadline_s``."""
+    """Send every user's cases at once, one thread and one client per user; stop at ``deadline_s``.
+
+    gradio_client downloads each file into a new ``<tempfile.gettempdir()>/<40 hex>`` folder and
+    moves it out, leaving the folder behind, empty (six per run): meanwhile the system's temp
+    folder is a folder under ``download_dir``, removed at the end.
+    """
+    Path(download_dir).mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".client-tmp-", dir=download_dir))
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(scratch)
+    try:
+        return _run_users(url, cases, model, deadline_s, download_dir, steps, think_s)
+    finally:
+        tempfile.tempdir = saved
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_users(url: str, cases: list[list[Case]], model: str, deadline_s: float, download_dir: Path,
+               steps: int, think_s: float) -> Report:
     from gradio_client import Client, handle_file
 
     report = Report(sum(len(row) for row in cases))

@@ -1,7 +1,7 @@
 """The ``regae`` command: dispatch, and a user's mistake as one line.
 
 ``regae``, ``regae --help`` and ``regae presets`` import neither torch nor Lightning, and a
-training command line is checked by :mod:`regae.cli.preflight` before Lightning is imported.
+training command line is checked by :mod:`regae.configs.preflight` before Lightning is imported.
 Commands are looked up in :data:`regae.cli.commands.COMMANDS` and imported only when named.
 ``--config NAME`` accepts a packaged preset name (see ``regae presets``) as well as a path. A user
 mistake (:class:`~regae.errors.RegaeError`) is printed as one line and exits with status 2; output
@@ -16,8 +16,8 @@ import select
 import sys
 
 from regae.cli.commands import COMMANDS, TRAINER_COMMANDS, overview
-from regae.cli.preflight import SUBCOMMANDS, check_trainer_argv
 from regae.configs import PRESET_DIR, preset_summary, presets, resolve_presets
+from regae.configs.preflight import SUBCOMMANDS, check_trainer_argv
 from regae.errors import ConfigError, RegaeError
 
 
@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe raises here, inside the try, not at interpreter exit
         return code
     except RegaeError as exc:
-        print(f"regae: error: {exc}", file=sys.stderr)
-        return 2
+        code = getattr(exc, "exit_code", 2)  # 130: stopped by Ctrl-C, its last step saved (not a mistake)
+        print(f"regae: {'error: ' if code == 2 else ''}{exc}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("regae: interrupted", file=sys.stderr)
         return 130

@@ -18,6 +18,16 @@ from torch import Tensor
 from regae.data.dataset import to_float
 
 
+class _EpochSetter:
+    """A loader's ``.sampler`` as Lightning sees it: only ``set_epoch``."""
+
+    def __init__(self, loader: TensorBatchLoader) -> None:
+        self.loader = loader
+
+    def set_epoch(self, epoch: int) -> None:
+        self.loader.set_epoch(epoch)
+
+
 class TensorBatchLoader:
     """Iterates (images float (B, C, H, W) in [0,1], labels (B,)) over uint8 tensors.
 
@@ -76,6 +86,20 @@ class TensorBatchLoader:
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             self._position = b + 1
             yield to_float(self.images[idx]), self.labels[idx]  # (B, C, H, W), (B,)
+
+    batch_sampler = None  # Lightning reads it wherever it finds a `.sampler`
+
+    @property
+    def sampler(self) -> _EpochSetter:
+        """What Lightning calls ``set_epoch`` on at the start of every epoch (it looks for a ``.sampler``)."""
+        return _EpochSetter(self)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start epoch ``epoch`` from its first batch, unless it is the epoch already under way (a run
+        resumed mid-epoch keeps its position). A run resumed from a checkpoint saved at an epoch's end
+        gets no loader state from Lightning, only this call: without it, it would replay epoch 0's order."""
+        if epoch != self.epoch:
+            self.epoch, self._position, self._resume_from = epoch, 0, 0
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "position": self._position, "seed": self.seed}

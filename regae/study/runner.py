@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -36,6 +37,7 @@ from regae.data.registry import load_dataset
 from regae.model.autoencoder import AutoEncoder
 from regae.model.classifier import EncoderClassifier
 from regae.study.budgets import LEVELS, RECIPES, Budget, Level, Recipe, plan
+from regae.training.checkpointing import RegaeCheckpoint
 from regae.training.progress import EpochSummary
 from regae.training.trainer import make_trainer
 
@@ -46,14 +48,32 @@ def accelerator(device: str) -> str:
 
 class EpochRecorder(pl.Callback):
     """Records the mean training loss and (if validation runs) the validation loss and PSNR (an
-    autoencoder) or accuracy (a classifier) per epoch."""
+    autoencoder) or accuracy (a classifier) per epoch, and the wall and CPU seconds of training.
+
+    Its record is part of a checkpoint's callback state, so a run resumed from one continues its
+    curves and its clock (``earlier``: the seconds of the invocations before this one)."""
 
     def __init__(self) -> None:
         self.train: list[float] = []
         self.val: list[float] = []
         self.val_psnr: list[float] = []
         self.val_acc: list[float] = []
+        self.earlier = (0.0, 0.0)  # (wall, CPU) seconds trained before this invocation
         self._sum, self._n = 0.0, 0
+        self._t0 = (time.perf_counter(), time.process_time())
+
+    def seconds(self) -> tuple[float, float]:
+        """(wall, CPU) seconds of training so far, earlier invocations included."""
+        return (self.earlier[0] + time.perf_counter() - self._t0[0], self.earlier[1] + time.process_time() - self._t0[1])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"train": self.train, "val": self.val, "val_psnr": self.val_psnr, "val_acc": self.val_acc,
+                "seconds": self.seconds()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.train, self.val = list(state["train"]), list(state["val"])
+        self.val_psnr, self.val_acc = list(state["val_psnr"]), list(state["val_acc"])
+        self.earlier, self._t0 = tuple(state["seconds"]), (time.perf_counter(), time.process_time())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -73,16 +93,24 @@ class EpochRecorder(pl.Callback):
 
 
 def train_model(model: pl.LightningModule, data: MNISTDataModule, epochs: int, device: str = "cpu",
-                callbacks: list[pl.Callback] = (), lines_every: int = 1, indent: str = "    ") -> pl.Trainer:
-    """Fit ``model`` on ``data`` for ``epochs`` with the one Trainer builder: no logger and no checkpoint
-    callback (the study saves what it keeps), validation after every epoch, an epoch line every
-    ``lines_every`` epochs (and the last)."""
+                callbacks: list[pl.Callback] = (), lines_every: int = 1, indent: str = "    ",
+                resume_dir: Path | None = None) -> pl.Trainer:
+    """Fit ``model`` on ``data`` for ``epochs`` with the one Trainer builder: no logger, validation after
+    every epoch, an epoch line every ``lines_every`` epochs (and the last). With ``resume_dir``, a
+    ``last.ckpt`` is written there after every epoch and a run that finds one continues from it
+    (weights, optimizer, loader position, the callbacks' records); without, no checkpoints."""
+    ckpt_cb = ([RegaeCheckpoint(dirpath=resume_dir, filename="last", save_top_k=1, monitor=None, save_last=False,
+                                every_n_epochs=1, enable_version_counter=False)] if resume_dir is not None else [])
     trainer = make_trainer(
-        accelerator=accelerator(device), devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, num_sanity_val_steps=0,
-        callbacks=[*callbacks, EpochSummary(every=lines_every, prefix=indent)],
+        accelerator=accelerator(device), devices=1, max_epochs=epochs, logger=False,
+        enable_checkpointing=resume_dir is not None, enable_progress_bar=False, num_sanity_val_steps=0,
+        callbacks=[*callbacks, *ckpt_cb, EpochSummary(every=lines_every, prefix=indent)],
     )
-    trainer.fit(model, datamodule=data)
+    last = resume_dir / "last.ckpt" if resume_dir is not None else None
+    ckpt_path = str(last) if last is not None and last.is_file() else None
+    for cb in ckpt_cb:
+        cb.resuming = ckpt_path is not None
+    trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
     return trainer
 
 
@@ -243,30 +271,34 @@ class StudyContext:
             return self._trained[key]
         trained = self._from_cache(key, label, seed, budget)
         if trained is None:
-            trained = self._train(label, seed, budget, spec)
+            trained = self._train(label, seed, budget, spec, key)
             self._to_cache(key, trained)
         trained.key = key
         self._trained[key] = trained
         return trained
 
-    def _train(self, label: str, seed: int, budget: Budget, spec: dict[str, Any]) -> Trained:
-        self.log(f"  training {label} (seed {seed}): {budget.describe()}")
-        load0, wall0, cpu0 = os.getloadavg()[0], time.perf_counter(), time.process_time()
+    def _train(self, label: str, seed: int, budget: Budget, spec: dict[str, Any], key: str = "") -> Trained:
+        run_dir = self._run_dir(key)
+        resuming = run_dir is not None and (run_dir / "last.ckpt").is_file()
+        self.log(f"  training {label} (seed {seed}): {budget.describe()}"
+                 + (f"; resuming from {run_dir / 'last.ckpt'}" if resuming else ""))
+        load0 = os.getloadavg()[0]
         pl.seed_everything(seed, verbose=False)
         model = AutoEncoder(seed=seed, history_every=1, **budget.model_kwargs(), **spec)
         data = MNISTDataModule(
             batch_size=budget.batch_size, limit_train=budget.train_images, limit_test=budget.val_images,
             split_seed=0, shuffle_seed=seed,
         )
-        if budget.pretrain_epochs:
+        recorder = EpochRecorder()
+        if budget.pretrain_epochs and not resuming:  # a resumed run's weights come from its checkpoint
             from regae.study.pretrain import pretrain_on
 
             pretrain_on(model.net, data, budget.pretrain_epochs, budget.lr, budget.batch_size, seed, self.log)
-        recorder = EpochRecorder()
-        trainer = train_model(model, data, budget.epochs, self.device, [recorder], max(1, budget.epochs // 10))
-        trained = Trained(model.eval(), label, seed, budget, time.perf_counter() - wall0, time.process_time() - cpu0,
-                          (load0 + os.getloadavg()[0]) / 2, trainer.global_step, recorder.train, recorder.val,
-                          recorder.val_psnr)
+        trainer = train_model(model, data, budget.epochs, self.device, [recorder], max(1, budget.epochs // 10),
+                              resume_dir=run_dir)
+        wall, cpu = recorder.seconds()
+        trained = Trained(model.eval(), label, seed, budget, wall, cpu, (load0 + os.getloadavg()[0]) / 2,
+                          trainer.global_step, recorder.train, recorder.val, recorder.val_psnr)
         self.log(f"    done in {trained.seconds:.0f} s wall, {trained.cpu_seconds:.0f} s CPU (load {trained.load:.1f}); "
                  f"val PSNR {trained.val_psnr[-1]:.2f} dB")
         return trained
@@ -289,30 +321,39 @@ class StudyContext:
             tuned = Tuned(model.eval(), label, pre.seed, budget, rec["seconds"], rec["cpu_seconds"], rec["load"],
                           rec["steps"], rec["train_loss"], rec["val_loss"], rec["val_acc"], cached=True)
         else:
-            tuned = self._fine_tune(label, pre, budget, classifier)
+            tuned = self._fine_tune(label, pre, budget, classifier, self._run_dir(key))
             if paths is not None:
                 atomic_save(tuned.model.checkpoint(), paths[0])
                 atomic_write_json(tuned.record() | {"key": key}, paths[1])
+                shutil.rmtree(self._run_dir(key), ignore_errors=True)
         self._trained[key] = tuned
         return tuned
 
-    def _fine_tune(self, label: str, pre: Trained, budget: Budget, classifier: dict[str, Any]) -> Tuned:
+    def _fine_tune(self, label: str, pre: Trained, budget: Budget, classifier: dict[str, Any],
+                   run_dir: Path | None) -> Tuned:
         self.log(f"  fine-tuning {label} (seed {pre.seed}): {budget.n_train:,} training images x {budget.epochs} "
                  f"epochs, batch {budget.batch_size}, {classifier.get('optimizer', 'sgd')} {budget.lr:g}")
-        load0, wall0, cpu0 = os.getloadavg()[0], time.perf_counter(), time.process_time()
+        load0 = os.getloadavg()[0]
         pl.seed_everything(pre.seed, verbose=False)
         model = EncoderClassifier.from_autoencoder(pre.model, lr=budget.lr, lr_schedule="cosine", warmup=budget.warmup,
                                                    lr_floor=budget.lr_floor, **classifier)
         data = MNISTDataModule(batch_size=budget.batch_size, limit_train=budget.train_images,
                                limit_test=budget.val_images, split_seed=0, shuffle_seed=pre.seed)
         recorder = EpochRecorder()
-        trainer = train_model(model, data, budget.epochs, self.device, [recorder], max(1, budget.epochs // 10))
-        tuned = Tuned(model.eval(), label, pre.seed, budget, time.perf_counter() - wall0, time.process_time() - cpu0,
-                      (load0 + os.getloadavg()[0]) / 2, trainer.global_step, recorder.train, recorder.val,
-                      recorder.val_acc)
+        trainer = train_model(model, data, budget.epochs, self.device, [recorder], max(1, budget.epochs // 10),
+                              resume_dir=run_dir)
+        wall, cpu = recorder.seconds()
+        tuned = Tuned(model.eval(), label, pre.seed, budget, wall, cpu, (load0 + os.getloadavg()[0]) / 2,
+                      trainer.global_step, recorder.train, recorder.val, recorder.val_acc)
         self.log(f"    done in {tuned.seconds:.0f} s wall, {tuned.cpu_seconds:.0f} s CPU (load {tuned.load:.1f}); "
                  f"val accuracy {100 * tuned.val_acc[-1]:.2f} %")
         return tuned
+
+    def _run_dir(self, key: str) -> Path | None:
+        """Where a model in training keeps its last epoch (``<cache>/<name>.run/last.ckpt``): a killed
+        run restarted with the same cache continues that model from there, not from its start."""
+        paths = self._cache_paths(key) if key else None
+        return paths[0].with_suffix(".run") if paths is not None else None
 
     def _cache_paths(self, key: str) -> tuple[Path, Path] | None:
         if self.cache is None:
@@ -338,6 +379,7 @@ class StudyContext:
             return
         trained.save_checkpoint(paths[0])
         atomic_write_json(trained.record() | {"key": key}, paths[1])
+        shutil.rmtree(paths[0].with_suffix(".run"), ignore_errors=True)  # the finished model replaces its epochs
 
 
 def one_per_class(labels: Tensor, per_class: int = 1) -> Tensor:

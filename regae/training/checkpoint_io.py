@@ -13,20 +13,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from regae.checkpoints.read import read_checkpoint
+from regae.checkpoints.read import non_finite_tensors, read_checkpoint
 from regae.checkpoints.write import atomic_save
 from regae.errors import NonFiniteLossError
-
-
-def non_finite_tensors(state_dict: dict[str, Any]) -> list[str]:
-    """Names of floating-point tensors in ``state_dict`` holding a NaN or an inf."""
-    return [
-        k for k, v in state_dict.items()
-        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())
-    ]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -26,9 +26,11 @@ from lightning.pytorch.cli import LightningArgumentParser
 
 from regae.checkpoints.write import atomic_write_text
 from regae.configs import resolve_presets
+from regae.configs.preflight import check_trainer_argv
 from regae.data.datamodule import ImageDataModule
 from regae.errors import ConfigError, RegaeError
 from regae.model.autoencoder import AutoEncoder
+from regae.training.interrupt import SaveOnInterrupt
 from regae.training.lightning_cli import RegaeCLI, cli_kwargs, resume_from
 from regae.training.noise import third_party_noise
 
@@ -59,6 +61,7 @@ def build(args: list[str] | dict[str, Any], trainer: bool = True) -> RegaeCLI:
     cls = RegaeCLI if trainer else _ParseOnlyCLI
     if isinstance(args, list):
         args = resolve_presets(args)
+        check_trainer_argv(["fit", *args])  # names, YAML and classes checked as `regae fit` checks them
     try:
         with _quiet_parse():
             return cls(AutoEncoder, ImageDataModule, run=False, args=args, **cli_kwargs())
@@ -107,6 +110,9 @@ def fit(config: dict[str, Any] | list[str], ckpt_path: str | None = None) -> Fit
         trainer = cli.trainer
         resume_from(trainer, ckpt_path)
         trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+        stopped = next((c.error() for c in trainer.callbacks if isinstance(c, SaveOnInterrupt)), None)
+        if stopped is not None:  # Ctrl-C: its step saved, nothing more to run
+            raise stopped
         psnr = None
         if not trainer.interrupted:
             metrics = trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)

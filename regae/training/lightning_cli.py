@@ -1,7 +1,7 @@
 """``regae fit|validate|test|predict``: LightningCLI over :class:`AutoEncoder` and :class:`ImageDataModule`.
 
 The only part of the command line that imports Lightning. :mod:`regae.cli` dispatches here (by
-name, so ``regae --help`` loads no torch) after :mod:`regae.cli.preflight` has checked what it can
+name, so ``regae --help`` loads no torch) after :mod:`regae.configs.preflight` has checked what it can
 without Lightning. The Trainer comes from :func:`regae.training.trainer.make_trainer`, like every
 other run's; a parse error is one :class:`~regae.errors.ConfigError` line.
 """
@@ -12,15 +12,18 @@ import argparse
 import os
 from typing import Any
 
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from regae.checkpoints.read import load as load_checkpoint
+from regae.checkpoints.write import check_writable
 from regae.data.datamodule import ImageDataModule
-from regae.errors import ConfigError
+from regae.errors import ConfigError, OutputError
 from regae.model.autoencoder import AutoEncoder
 from regae.training.checkpointing import RegaeCheckpoint
+from regae.training.interrupt import SaveOnInterrupt
 from regae.training.noise import third_party_noise
 from regae.training.trainer import DEFAULTS, make_trainer
 
@@ -84,11 +87,17 @@ class RegaeCLI(LightningCLI):
         return make_trainer(callbacks=own, plugins=plugins or None, **config)
 
     def before_fit(self) -> None:
-        """Tell the checkpoint callback whether this fit resumes (see :class:`RegaeCheckpoint`)."""
+        """Check that the run's folder can be written (one line now, not a traceback at the first
+        checkpoint), and tell the checkpoint callback whether this fit resumes (:class:`RegaeCheckpoint`)."""
+        check_writable(self.trainer.default_root_dir, "checkpoints and logs")
         resume_from(self.trainer, self.config[str(self.subcommand)].get("ckpt_path"))
 
     def after_fit(self) -> None:
-        """Report the test PSNR of the trained weights (as they are at the end of fit)."""
+        """Report the test PSNR of the trained weights (as they are at the end of fit); after a
+        Ctrl-C, say where it stopped instead (:mod:`regae.training.interrupt`)."""
+        interrupted = next((c.error() for c in self.trainer.callbacks if isinstance(c, SaveOnInterrupt)), None)
+        if interrupted is not None:
+            raise interrupted
         if self.trainer.state.stage is not None and self.trainer.interrupted:
             return
         self.trainer.test(self.model, datamodule=self.datamodule, verbose=True)
@@ -125,6 +134,13 @@ def run_trainer_cli(argv: list[str], extra_callbacks: list[Callback] | None = No
         except argparse.ArgumentError as exc:
             command = argv[0] if argv and argv[0] in LightningCLI.subcommands() else ""
             raise ConfigError(f"{one_line(str(exc))} (regae {command} --help lists every option)") from None
+        except MisconfigurationException as exc:  # Lightning refusing a value: --trainer.max_epochs -5, ...
+            raise ConfigError(one_line(str(exc))) from None
+        except OSError as exc:
+            if exc.filename is None:  # not about a file the run writes: a bug, keep the traceback
+                raise
+            raise OutputError(f"cannot write {exc.filename}: {exc.strerror or exc} (the last good checkpoint is "
+                              "kept)") from None
 
 
 def one_line(message: str) -> str:

@@ -38,7 +38,7 @@ def test_fit_help_explains_model_options():
 
 
 def test_fit_writes_loadable_checkpoint(tmp_path):
-    from regae.cli.preflight import check_config_file
+    from regae.configs.preflight import check_config_file
 
     ckpt = fit_tiny(tmp_path, config="contractive", steps=2)
     model = regae.load(ckpt)

@@ -86,6 +86,27 @@ def test_loader_resumes_mid_epoch():
     assert [t.tolist() for t in rest] == [t.tolist() for t in reference[state["position"]:]]
 
 
+def test_a_loader_restarted_at_an_epoch_end_takes_the_next_epoch_s_order():
+    """Lightning restores no loader state from a checkpoint saved at an epoch's end: it only calls
+    ``loader.sampler.set_epoch(e)``. The loader must then give epoch e's order, not epoch 0's (it did)."""
+    from lightning.fabric.utilities.data import _set_sampler_epoch
+
+    images, labels = torch.zeros(20, 28, 28, dtype=torch.uint8), torch.arange(20)
+    straight = TensorBatchLoader(images, labels, 4, shuffle=True, seed=1)
+    epochs = []
+    for e in range(3):
+        _set_sampler_epoch(straight, e)
+        epochs.append([y.tolist() for _, y in straight])
+    assert epochs[0] != epochs[2]
+    fresh = TensorBatchLoader(images, labels, 4, shuffle=True, seed=1)  # a new process, resuming at epoch 2
+    _set_sampler_epoch(fresh, 2)
+    assert [y.tolist() for _, y in fresh] == epochs[2]
+    mid = TensorBatchLoader(images, labels, 4, shuffle=True, seed=1)
+    mid.load_state_dict({"epoch": 1, "position": 2, "seed": 1})
+    _set_sampler_epoch(mid, 1)  # the epoch under way: its position stays
+    assert [y.tolist() for _, y in mid] == epochs[1][2:]
+
+
 def test_datamodule_split_is_fixed_by_seed():
     dm = MNISTDataModule(batch_size=64, val_size=1000, split_seed=7)
     dm.setup()

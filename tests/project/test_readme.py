@@ -105,6 +105,9 @@ def plan(args: list[str]) -> Step:
     if command == "check-rerun":
         return Step([*py, "regae", *args[1:]], "a two-step rerun lies outside the published intervals: exit 1",
                     (0, 1))
+    if command == "reproduce" and not {"--list", "--quick"} & set(args):
+        return Step([*py, "regae", *args[1:], "--quick", "--out", f"report/reproductions/{args[2]}",
+                     "--cache", "runs/reproduce-cache-tiny"], "hours of training: the tiny budget instead")
     if command == "study" and "--list" not in args:
         return Step([*py, "regae", "study", "--help"], "hours of training; tests/study runs it at the tiny level")
     return Step([*py, "regae", *args[1:]], "as written")

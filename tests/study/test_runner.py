@@ -116,3 +116,43 @@ def test_cli_errors_are_one_line(capsys):
     assert "Expected --seeds >= 1, got 0" in capsys.readouterr().err
     assert main(["study", "--list"]) == 0
     assert "denoising" in capsys.readouterr().out
+
+
+def test_a_model_killed_mid_training_continues_from_its_last_epoch(tmp_path, monkeypatch):
+    """The cache keeps each model's last epoch while it trains: a restart continues it, and the
+    result is the model an uninterrupted run trains (one thread: bitwise)."""
+    import lightning.pytorch as pl
+
+    from regae.study import runner
+    from regae.study.budgets import Recipe
+    from regae.threads.count import threads
+
+    recipe = Recipe("t", epochs=(3, 3, 3), batch_size=64, seeds=(1, 1, 1))
+    spec = dict(arch="mlp", widths=[16], latent_dim=4)
+
+    class Crash(pl.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 2:
+                raise RuntimeError("killed")
+
+    real = runner.train_model
+    calls = []
+
+    def crashing(model, data, epochs, device="cpu", callbacks=(), *args, **kwargs):
+        calls.append(kwargs.get("resume_dir"))
+        extra = [Crash()] if len(calls) == 1 else []
+        return real(model, data, epochs, device, [*callbacks, *extra], *args, **kwargs)
+
+    with threads(1):
+        straight = runner.StudyContext("tiny", tmp_path / "a", cache=tmp_path / "cache-a").fit("m", recipe, **spec)
+        monkeypatch.setattr(runner, "train_model", crashing)
+        ctx = runner.StudyContext("tiny", tmp_path / "b", cache=tmp_path / "cache-b")
+        with pytest.raises(RuntimeError, match="killed"):
+            ctx.fit("m", recipe, **spec)
+        run_dirs = list((tmp_path / "cache-b").glob("*.run"))
+        assert len(run_dirs) == 1 and (run_dirs[0] / "last.ckpt").is_file()
+        resumed = runner.StudyContext("tiny", tmp_path / "b", cache=tmp_path / "cache-b").fit("m", recipe, **spec)
+    assert calls[1] == run_dirs[0] and not run_dirs[0].exists()  # finished: the epochs make way for the model
+    assert len(resumed.train_loss) == 3 and resumed.val_psnr == pytest.approx(straight.val_psnr)
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), (name, (a - b).abs().max(), straight.train_loss, resumed.train_loss)

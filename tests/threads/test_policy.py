@@ -126,7 +126,7 @@ def test_ddp_processes_get_their_share_of_the_cores_or_the_user_s_settings(tmp_p
     a user's OMP_NUM_THREADS and OMP_WAIT_POLICY reach both processes untouched."""
     tests_dir = str(Path(__file__).resolve().parents[1] / "support")  # thread_probe.py
     env = clean_env(**user)
-    env.update(THREAD_PROBE_DIR=str(tmp_path), PYTHONWARNINGS="ignore",
+    env.update(THREAD_PROBE_DIR=str(tmp_path), PYTHONWARNINGS="ignore", REGAE_TRUSTED_MODULES="thread_probe",
                PYTHONPATH=os.pathsep.join([tests_dir, env.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-m", "regae", *DDP_FIT, "--trainer.default_root_dir", str(tmp_path / "run")],
                           env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)

@@ -139,7 +139,7 @@ def test_a_run_beside_busy_neighbours_drops_to_one_thread_and_takes_the_cores_ba
         tests_dir = str(Path(__file__).resolve().parents[1] / "support")  # neighbour_probe.py
         env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
         env.update(NEIGHBOUR_PIDS=",".join(str(p.pid) for p in spinners), NEIGHBOUR_PROBE_OUT=str(tmp_path / "seen.json"),
-                   NEIGHBOUR_PROBE_S="30" if quiet else "5",
+                   NEIGHBOUR_PROBE_S="30" if quiet else "5", REGAE_TRUSTED_MODULES="neighbour_probe",
                    PYTHONPATH=os.pathsep.join([tests_dir, env.get("PYTHONPATH", "")]), PYTHONWARNINGS="ignore")
         code = (f"import os, sys, torch\nos.sched_setaffinity(0, {set(two)!r})\ntorch.set_num_threads(2)\n"
                 "from regae.cli import main\nsys.exit(main(sys.argv[1:]))")

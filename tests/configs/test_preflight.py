@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from regae.cli.preflight import SUBCOMMANDS, TOP_LEVEL, check_config_file, check_trainer_argv, init_params
+from regae.configs.preflight import SUBCOMMANDS, TOP_LEVEL, check_config_file, check_trainer_argv, init_params
 from regae.errors import ConfigError
 from tests.support.helpers import run_cli
 
@@ -84,3 +84,67 @@ def test_a_bad_config_file_is_one_line_from_the_command(tmp_path):
     code, out, err = run_cli("fit", "--config", str(path))
     assert code == 2 and out == ""
     assert err.startswith("regae: error: unknown key model.latnt_dim") and err.count("\n") == 1
+
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(8))
+
+
+@pytest.mark.parametrize("where", ["file", "option"])
+def test_yaml_aliases_are_refused_before_anything_expands_them(tmp_path, where):
+    """A kilobyte of "billion laughs" (5^8 * 9 leaves) is one line at once, in a config file or in a value."""
+    import time
+
+    t0 = time.perf_counter()
+    if where == "file":
+        path = tmp_path / "laughs.yaml"
+        path.write_text("model:\n  regularizers: *i\n" + LAUGHS)
+        code, _, err = run_cli("fit", "--config", str(path))
+    else:
+        code, _, err = run_cli("fit", "--model.regularizers", "{" + LAUGHS.replace("\n", ", ") + "}")
+    assert code == 2 and "YAML aliases" in err and len(err.strip().splitlines()) == 1, err
+    assert time.perf_counter() - t0 < 5
+
+
+def test_yaml_nested_5000_deep_is_one_line_not_a_recursion_error(tmp_path):
+    code, _, err = run_cli("fit", "--model.widths", "[" * 5000 + "]" * 5000)
+    assert code == 2 and "nested deeper than 32" in err and "Traceback" not in err, err
+    path = tmp_path / "deep.yaml"
+    path.write_text("model:\n  widths: " + "[" * 5000 + "]" * 5000 + "\n")
+    code, _, err = run_cli("fit", "--config", str(path))
+    assert code == 2 and "nested deeper than 32" in err, err
+
+
+def test_a_huge_config_file_is_refused_unread(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("# " + "x" * (1 << 20) + "\nmodel: {}\n")
+    code, _, err = run_cli("fit", "--config", str(path))
+    assert code == 2 and "larger than 1024 KiB" in err, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--trainer.callbacks+=evil_module.Callback"],
+    ["--trainer.logger", "os.system"],
+    ["--trainer.strategy", "subprocess.Popen"],
+])
+def test_classes_from_untrusted_modules_are_refused_before_any_import(argv, monkeypatch):
+    monkeypatch.delenv("REGAE_TRUSTED_MODULES", raising=False)
+    code, _, err = run_cli("fit", *argv)
+    assert code == 2 and "regae imports classes only from lightning, torch, torchmetrics, regae" in err, err
+    assert "REGAE_TRUSTED_MODULES=" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_config_file_class_path_is_checked_and_trusted_modules_can_be_added(tmp_path, monkeypatch):
+    from regae.configs.preflight import check_config_file
+
+    path = tmp_path / "c.yaml"
+    path.write_text("trainer:\n  callbacks:\n    - class_path: my_callbacks.Probe\n")
+    monkeypatch.delenv("REGAE_TRUSTED_MODULES", raising=False)
+    with pytest.raises(ConfigError, match="would import module 'my_callbacks'"):
+        check_config_file(str(path))
+    monkeypatch.setenv("REGAE_TRUSTED_MODULES", "other, my_callbacks")
+    check_config_file(str(path))  # allowed now
+    path.write_text("trainer:\n  callbacks:\n    - class_path: lightning.pytorch.callbacks.EarlyStopping\n")
+    monkeypatch.delenv("REGAE_TRUSTED_MODULES")
+    check_config_file(str(path))

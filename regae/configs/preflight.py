@@ -5,7 +5,13 @@ line at once:
 
 * a ``--config`` file that cannot be read, is not valid YAML, is not a mapping, or has an
   unknown top-level key or an unknown key under ``model:`` / ``data:``;
-* an unknown option group (``--modle.lr``) or an unknown ``--model.*`` / ``--data.*`` option.
+* an unknown option group (``--modle.lr``) or an unknown ``--model.*`` / ``--data.*`` option;
+* YAML that would cost more than it says, in a config file or an option value (jsonargparse reads
+  both as YAML): aliases (``*name``: a kilobyte of "billion laughs" expands without bound),
+  nesting deeper than :data:`MAX_YAML_DEPTH`, more than :data:`MAX_YAML_BYTES`;
+* a class to import (``class_path:``, ``--trainer.callbacks``, ``--trainer.logger``, ...) from a
+  module outside :data:`TRUSTED_MODULES` (jsonargparse imports it before it can refuse it):
+  ``REGAE_TRUSTED_MODULES=mypkg,other`` adds yours.
 
 The ``model`` / ``data`` option names are the ``__init__`` parameters of
 :class:`~regae.model.autoencoder.AutoEncoder` and :class:`~regae.data.datamodule.ImageDataModule`, read
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 import ast
 import difflib
+import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +46,14 @@ TOP_LEVEL = frozenset({
 #: option group -> (source file under regae/, class whose __init__ parameters are the group's keys)
 CLASSES = {"model": ("model/autoencoder.py", "AutoEncoder"), "data": ("data/datamodule.py", "ImageDataModule")}
 _PACKAGE = Path(__file__).parent.parent  # regae/
+#: limits on YAML a user gives (config files, option values): far above any real config (the presets: < 1 KB, depth 3)
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 32
+#: modules a configuration may name classes from; REGAE_TRUSTED_MODULES (comma-separated) adds others
+TRUSTED_MODULES = ("lightning", "torch", "torchmetrics", "regae")
+#: trainer options whose value may be a class to import
+CLASS_OPTIONS = frozenset({"callbacks", "logger", "plugins", "strategy", "profiler", "accelerator"})
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 @cache
@@ -71,7 +87,66 @@ def check_trainer_argv(argv: list[str]) -> None:
             check_config_file(arg.split("=", 1)[1])
         elif arg.startswith("--") and len(arg) > 2:
             _check_option(arg)
+            name, eq, value = arg[2:].partition("=")
+            if not eq and i + 1 < len(rest) and not rest[i + 1].startswith("--"):
+                value, i = rest[i + 1], i + 1
+            if eq or value:
+                check_yaml_text(value, f"option --{name}")
+                _check_class_option(name, value)
         i += 1
+
+
+def check_yaml_text(text: str, where: str) -> None:
+    """Refuse YAML whose parse could cost more than its size says (module docstring): one token scan,
+    linear in the text, before any loader builds anything."""
+    import yaml
+
+    if len(text.encode("utf-8", "replace")) > MAX_YAML_BYTES:
+        raise ConfigError(f"{where} is larger than {MAX_YAML_BYTES // 1024} KiB; regae configs are a few KB")
+    depth = 0
+    opens = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken,
+             yaml.FlowSequenceStartToken)
+    closes = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.AliasToken):
+                raise ConfigError(f"{where}: YAML aliases (*{token.value}) are not allowed in regae configs "
+                                  "(they can expand without bound); write the values out")
+            depth += isinstance(token, opens) - isinstance(token, closes)
+            if depth > MAX_YAML_DEPTH:
+                raise ConfigError(f"{where}: YAML nested deeper than {MAX_YAML_DEPTH} levels")
+    except yaml.YAMLError:
+        return  # not valid YAML: the loader says where, with its own message
+
+
+def trusted_modules() -> tuple[str, ...]:
+    extra = os.environ.get("REGAE_TRUSTED_MODULES", "")
+    return TRUSTED_MODULES + tuple(m.strip() for m in extra.split(",") if m.strip())
+
+
+def _check_class_path(path: str, where: str) -> None:
+    top = path.split(".", 1)[0]
+    if top not in trusted_modules():
+        raise ConfigError(f"{where} names {path!r}, which would import module {top!r}: regae imports classes only "
+                          f"from {', '.join(TRUSTED_MODULES)} (REGAE_TRUSTED_MODULES={top} allows it)")
+
+
+def _check_class_option(name: str, value: str) -> None:
+    group, _, key = name.partition(".")
+    key = key.rstrip("+")
+    if key.endswith("class_path") or (group == "trainer" and key.split(".", 1)[0] in CLASS_OPTIONS):
+        if _DOTTED.match(value.strip()):
+            _check_class_path(value.strip(), f"option --{name}")
+
+
+def _class_paths(node: Any) -> list[str]:
+    """Every ``class_path`` value in a parsed YAML tree."""
+    if isinstance(node, dict):
+        own = [str(v) for k, v in node.items() if k == "class_path" and isinstance(v, str)]
+        return own + [p for v in node.values() for p in _class_paths(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _class_paths(v)]
+    return []
 
 
 def _check_option(arg: str) -> None:
@@ -102,9 +177,12 @@ def check_config_file(path: str) -> None:
     import yaml  # PyYAML: a few ms; LightningCLI reads the file again with its own loader
 
     try:
+        if Path(path).stat().st_size > MAX_YAML_BYTES:
+            raise ConfigError(f"config file {path} is larger than {MAX_YAML_BYTES // 1024} KiB; regae configs are a few KB")
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    check_yaml_text(text, f"config file {path}")
     try:
         config: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -117,6 +195,8 @@ def check_config_file(path: str) -> None:
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} must be a mapping of options (trainer:, model:, data:, ...), "
                           f"got a {type(config).__name__}")
+    for class_path in _class_paths(config):
+        _check_class_path(class_path, f"config file {path}")
     for key, section in config.items():
         if key not in TOP_LEVEL:
             raise ConfigError(f"config file {path}: unknown key {key!r}{_suggest(str(key), TOP_LEVEL, '')}")
