@@ -47,7 +47,9 @@ class ImageDataModule(pl.LightningDataModule):
         channels: folders: 1 (grey) or 3 (RGB); null: 3 if any image has colour, else 1.
         max_bytes: refuse a dataset whose images need more memory than this (default 4 GiB;
             during training the train/val split is held a second time, as a shuffled copy).
-        skip_bad_files: folders: skip unreadable images (counted in a warning) instead of failing.
+        skip_bad_files: folders: skip unreadable images, images over the pixel limit (PIL's
+            ``MAX_IMAGE_PIXELS``, 89,478,485 by default) and class subfolders that cannot be
+            listed (counted in a warning) instead of failing on the first.
     """
 
     def __init__(

@@ -8,6 +8,11 @@ The helpers here are shared by the loaders (:mod:`regae.data.folder`,
 :mod:`regae.data.arrays`, :mod:`regae.data.registry`): the memory cap checked from
 shapes before decoding, label checks, and the fixed-seed train/test split for datasets
 that come without one.
+
+Labels a user gives are class indices ``0..K-1`` with ``K <= MAX_CLASSES`` (100,000: a
+label such as ``2**62`` is refused, not turned into 2**62 class names); ``-1`` means "no
+label" and is accepted only for every image of a dataset at once (it is then unlabelled),
+any other negative label is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from regae.errors import DataError
 
 #: default memory cap of a dataset's images (``--data.max_bytes``)
 DEFAULT_MAX_BYTES = 4 * 2**30
+#: the most classes a dataset may have: a label is an index in [0, MAX_CLASSES)
+MAX_CLASSES = 100_000
 #: datasets without a test split: this fraction of the images, drawn with SPLIT_SEED, is the test split
 TEST_FRACTION = 1 / 7  # as MNIST: 10,000 of 70,000
 SPLIT_SEED = 0
@@ -117,15 +124,27 @@ def channels_first(images: Tensor, name: str) -> Tensor:
 
 
 def check_labels(labels: Tensor, n: int, name: str) -> Tensor:
-    """int64 (n,) labels >= 0, or DataError saying what is wrong."""
+    """int64 (n,) labels in [0, MAX_CLASSES) (or all -1: unlabelled), or DataError saying what is wrong."""
     if labels.ndim != 1 or len(labels) != n:
         raise DataError(f"{name}: expected {n} labels (one per image), got shape {tuple(labels.shape)}")
     if labels.dtype.is_floating_point or labels.dtype == torch.bool or labels.dtype.is_complex:
         raise DataError(f"{name}: expected integer labels, got {str(labels.dtype).removeprefix('torch.')}")
-    labels = labels.long()
-    if n and int(labels.min()) < 0:
-        raise DataError(f"{name}: expected labels >= 0, got {int(labels.min())}")
-    return labels
+    if n:
+        check_label_range(int(labels.min()), int(labels.max()), name)
+    return labels.long()
+
+
+def check_label_range(low: int, high: int, name: str) -> None:
+    """DataError unless labels from ``low`` to ``high`` are class indices (or all -1)."""
+    if high >= MAX_CLASSES:
+        raise DataError(f"{name}: a label is {high}, but labels must be class indices 0..K-1 with at most "
+                        f"{MAX_CLASSES:,} classes")
+    if low < -1:
+        raise DataError(f"{name}: a label is {low}, but labels must be >= 0 (-1 only for a dataset "
+                        "without labels, every label -1)")
+    if low == -1 and high >= 0:
+        raise DataError(f"{name}: labels mix -1 (no label) with class indices 0..{high}; label every image, "
+                        "or none (leave `labels` out)")
 
 
 def unlabelled(n: int) -> Tensor:
@@ -144,6 +163,8 @@ def split_off_test(images: Tensor, labels: Tensor, name: str) -> tuple[Split, Sp
 
 
 def class_names_from_labels(*labels: Tensor) -> tuple[str, ...]:
-    """'0', '1', ... up to the largest label of any split."""
-    top = max(int(lab.max()) for lab in labels if len(lab))
+    """'0', '1', ... up to the largest label of any split (labels checked by :func:`check_labels`)."""
+    top = max((int(lab.max()) for lab in labels if len(lab)), default=-1)
+    if top >= MAX_CLASSES:  # never build a name per integer up to a huge label
+        raise DataError(f"a label is {top}, but at most {MAX_CLASSES:,} classes are allowed")
     return tuple(str(i) for i in range(top + 1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 from pathlib import Path
 
 import torch
@@ -61,10 +62,14 @@ def idx_shape(path: Path) -> list[int]:
 
 
 def read_idx_file(path: Path) -> torch.Tensor:
-    """Read a whole IDX file (``.gz`` or plain)."""
+    """Read a whole IDX file (``.gz`` or plain): at most one byte more than its header says it holds,
+    so a file padded or inflated past its shape is refused without reading (or inflating) the rest."""
     try:
         with _open(path) as f:
-            raw = f.read()
+            head = f.read(4)
+            head += f.read(4 * head[3]) if len(head) == 4 else b""
+            shape, _ = _parse_header(head, str(path))
+            raw = head + f.read(math.prod(shape) + 1)
     except (OSError, EOFError) as exc:
         raise DataError(f"IDX file unreadable: {path}: {exc}") from None
     return read_idx(raw, str(path))
@@ -72,14 +77,14 @@ def read_idx_file(path: Path) -> torch.Tensor:
 
 def find_idx_files(folder: Path) -> dict[str, tuple[Path, Path]]:
     """split -> (images path, labels path) in ``folder``; DataError naming the first missing file."""
-    if not folder.is_dir():
+    if not os.path.isdir(folder):  # False, not PermissionError, under a folder that cannot be read
         raise DataError(f"IDX folder not found: {folder}")
     found = {}
     for split, names in IDX_FILES.items():
         paths = []
         for name in names:
             candidates = [folder / (name + ".gz"), folder / name]
-            path = next((p for p in candidates if p.is_file()), None)
+            path = next((p for p in candidates if os.path.isfile(p)), None)
             if path is None:
                 raise DataError(f"IDX file missing: {folder / name}[.gz] (a folder needs the four files {_all_names()})")
             paths.append(path)

@@ -92,8 +92,11 @@ def load_dataset(
     """Load the dataset named by ``dataset`` (+ ``path``) into memory (see the module docstring).
 
     ``image_size`` (H, W) and ``channels`` (1 or 3) apply to image folders; ``max_bytes`` caps
-    the images' memory (checked from the file headers before decoding); ``skip_bad_files``
-    skips unreadable images in a folder instead of failing on the first.
+    the images' memory (checked from the file headers before decoding; in an ``.npz`` every
+    other member is capped by it too); ``skip_bad_files`` skips unreadable images, images over
+    the pixel limit and unreadable subfolders in a folder instead of failing on the first.
+    Whatever is wrong with a file, the error is a :class:`~regae.errors.DataError` (or
+    :class:`~regae.errors.ConfigError` for an option) naming it.
     """
     spec = dataset if isinstance(dataset, DataSpec) else DataSpec.parse(dataset, path)
     size = check_image_size(image_size)
@@ -153,11 +156,19 @@ def load_idx_folder(folder: Path, max_bytes: int = DEFAULT_MAX_BYTES, name: str 
     for split, shape in shapes.items():
         if len(shape) not in (3, 4):
             raise DataError(f"{name}: {files[split][0].name} has shape {shape}, expected (N, H, W) or (N, H, W, C)")
+        if 0 in shape:
+            raise DataError(f"{name}: {files[split][0].name} has shape {shape}; every split needs at least one "
+                            "image, of at least 1x1 pixels")
     image_shape = tuple(shapes["train"][1:])
     if tuple(shapes["test"][1:]) != image_shape:
         raise DataError(f"{name}: train images are {image_shape[:2]} but test images {tuple(shapes['test'][1:3])}")
     chw = (image_shape[2] if len(image_shape) == 3 else 1, *image_shape[:2])
     check_memory(name, shapes["train"][0] + shapes["test"][0], chw, max_bytes)
+    for split, (_, labels_path) in files.items():  # from the headers too: never read a label file of the wrong size
+        labels_shape = idx_shape(labels_path)
+        if labels_shape != [shapes[split][0]]:
+            raise DataError(f"{name} {labels_path.name}: expected {shapes[split][0]} labels (one per image), "
+                            f"got shape {tuple(labels_shape)}")
     splits = {}
     for split, (images_path, labels_path) in files.items():
         images = channels_first(read_idx_file(images_path), name)

@@ -38,7 +38,10 @@ class SaveOnInterrupt(Callback):
         self.saved: Path | None = None
         self._previous: Any = None
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Installed before training starts (and before its first line is printed), for the whole fit."""
+        if stage != "fit":
+            return
         self.requested, self.stopped_at, self.saved = False, None, None
         try:
             self._previous = signal.signal(signal.SIGINT, self._handler)
@@ -65,7 +68,7 @@ class SaveOnInterrupt(Callback):
             trainer.save_checkpoint(self.saved)
         trainer.should_stop = True
 
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._restore()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
