@@ -45,6 +45,8 @@ from regae.data import load_split  # noqa: E402
 from regae.errors import CheckpointError, RegaeError  # noqa: E402
 from tests.support.demo import SHIPPED, free_port, launch, small_reference  # noqa: E402
 
+pytestmark = pytest.mark.faults  # the hostile-input sweep runs in `nox -s faults`
+
 ROOT = Path(__file__).resolve().parents[2]
 MB = 2**20
 

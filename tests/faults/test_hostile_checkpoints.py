@@ -183,3 +183,24 @@ def test_any_checkpoint_dict_loads_or_is_one_checkpoint_error(tmp_path_factory, 
         return
     assert sum(p.numel() for p in model.parameters()) <= 250_000_000  # what loaded is a real, bounded model
     assert os.path.getsize(path) > 0
+
+
+yaml_text = st.recursive(
+    st.sampled_from(["a", "1", "-1e9", "[", "]", "{", "}", "&x ", "*x", "- ", ": ", "\n", "  ", "'", '"', "!!python/object ",
+                     "model:", "trainer:", "class_path: os.system", "widths: ", "<<: *x"]),
+    lambda inner: st.lists(inner, max_size=6).map("".join), max_leaves=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=yaml_text)
+def test_any_config_text_is_read_or_one_config_error(tmp_path_factory, text):
+    from regae.configs.preflight import check_config_file, check_trainer_argv
+    from regae.errors import ConfigError
+
+    path = tmp_path_factory.mktemp("yaml") / "c.yaml"
+    path.write_text(text)
+    for check in (lambda: check_config_file(str(path)), lambda: check_trainer_argv(["fit", "--model.widths", text])):
+        try:
+            check()
+        except ConfigError:
+            pass

@@ -21,6 +21,8 @@ from launch.submit import default_name, job_setup, make_executor
 from regae.checkpoints.write import atomic_write_text
 from regae.errors import ConfigError
 
+pytestmark = pytest.mark.faults  # the hostile-input sweep runs in `nox -s faults`
+
 RULE = ("one folder name of ASCII letters, digits, '.', '_', '-', not starting with '.' or '-', "
         "at most 128 characters")
 CONTROL = "must not contain control characters (newline, tab, ...): they would end a line of the Slurm batch script"
