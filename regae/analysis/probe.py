@@ -66,11 +66,11 @@ def fmt_acc(s: dict) -> str:
     return f"{100 * s['accuracy']:.2f}{spread} % [{100 * s['ci_low']:.2f}, {100 * s['ci_high']:.2f}]"
 
 
-def comparisons(correct: dict[str, dict[str, list[np.ndarray]]], aes: list[str], dim_of: dict[str, int],
+def comparisons(correct: dict[str, dict[str, list[np.ndarray]]], aes: list[str], pca_of: dict[str, int],
                 seed: int = 0) -> list[dict]:
-    """Every AE against every other AE, raw pixels and PCA of its own size, per classifier."""
+    """Every AE against every other AE, raw pixels and PCA of its own size (``pca_of``), per classifier."""
     pairs = [(a, b) for i, a in enumerate(aes) for b in aes[i + 1:]]
-    pairs += [(a, PIXELS) for a in aes] + [(a, pca_name(dim_of[a])) for a in aes]
+    pairs += [(a, PIXELS) for a in aes] + [(a, pca_name(pca_of[a])) for a in aes]
     out = []
     for a, b in pairs:
         for clf in CLASSIFIERS:
@@ -87,7 +87,9 @@ def probe_section(groups: dict[str, list], train: tuple[Tensor, Tensor], test: t
     tr_img, tr_y = train[0][idx], train[1][idx].numpy()
     te_img, te_y = test[0], test[1].numpy()
     pix_tr, pix_te = pixels(tr_img), pixels(te_img)  # (n, C·H·W)
-    dims = sorted({ms[0].latent_dim for ms in groups.values()})
+    # PCA of an AE's size, at most as many components as the training subset and the pixels allow
+    pca_of = {n: min(ms[0].latent_dim, *pix_tr.shape) for n, ms in groups.items()}
+    dims = sorted(set(pca_of.values()))
     jobs = [(name, k) for name, ms in groups.items() for k in range(len(ms))]
     jobs += [(PIXELS, None)] + [(pca_name(d), d) for d in dims]
     correct: dict[str, dict[str, list[np.ndarray]]] = {}
@@ -105,7 +107,7 @@ def probe_section(groups: dict[str, list], train: tuple[Tensor, Tensor], test: t
     dim_of = {**{n: ms[0].latent_dim for n, ms in groups.items()}, PIXELS: pix_tr.shape[1], **{pca_name(d): d for d in dims}}
     seeds_of = {n: len(groups[n]) if n in groups else 1 for n in correct}
     rows = [[n, dim_of[n], seeds_of[n]] + [fmt_acc(summary[n][c]) for c in CLASSIFIERS] for n in correct]
-    cmp = comparisons(correct, list(groups), dim_of, seed)
+    cmp = comparisons(correct, list(groups), pca_of, seed)
     cmp_rows = [[f"{c['a']} vs {c['b']}", c["classifier"], f"{c['diff_points']:+.2f}",
                  f"[{c['ci_low_points']:+.2f}, {c['ci_high_points']:+.2f}]", fmt_p(c["p"], c["n_boot"]), c["test"]]
                 for c in cmp]

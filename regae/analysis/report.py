@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from regae.analysis.health import health_section
 from regae.analysis.options import ReportConfig
 from regae.analysis.overview import fmt_psnr, overview_section
 from regae.analysis.pairs import interpolation_section
@@ -150,6 +151,7 @@ def build_report(ckpts: dict[str, Path | list[Path]], out: Path, cfg: ReportConf
         ("tsne", lambda: tsne_section(groups, test.images, test.labels, out, cfg.n_tsne, cfg.seed, classes)),
         ("interpolation", lambda: interpolation_section(groups, test.images, test.labels, out, cfg.n_pairs,
                                                         cfg.seed, classes=classes)),
+        ("health", lambda: health_section(groups, test.images, out, cfg.seed)),
     ]
     if data.labelled:
         steps.append(("classification", lambda: probe_section(groups, train, test, cfg.n_probe_train, cfg.seed)))

@@ -24,6 +24,7 @@ from regae.model.layout import CHANNELS_LAST, match_param_layouts, wants_channel
 from regae.model.optimizers import OPTIMIZERS, make_optimizer
 from regae.model.schedule import check_schedule, lr_factor
 from regae.nets import AEOutput, build_net
+from regae.nets.codes import TopK, active_units, sparse_code
 from regae.regularizers import build_regularizers
 from regae.version import __version__
 
@@ -39,7 +40,9 @@ class AutoEncoder(pl.LightningModule):
         widths: channels (unet/conv, three levels) or encoder hidden widths (mlp).
         decoder_widths: mlp decoder hidden widths (default: ``widths`` reversed).
         decoder: conv decoder: ``unpool``, ``deconv`` or ``both``.
-        latent_activation: ``sigmoid``, ``relu`` or ``none`` on the latent.
+        latent_activation: ``sigmoid``, ``relu`` or ``none`` on the latent, or a sparse code that sets L0
+            directly: ``topk:K`` (options ``alpha=A``, ``start=K0``, ``anneal=F``) or ``batch_topk:K``
+            (:mod:`regae.nets.codes`).
         loss: reconstruction loss ``mse`` or ``bce`` (mean over pixels).
         regularizers: weighted penalties, e.g. ``[{name: contractive, weight: 1e-4, mode: exact}]``;
             names: l1, kl (rho), contractive (mode exact|hutchinson|closed_form, probes,
@@ -73,7 +76,7 @@ class AutoEncoder(pl.LightningModule):
         widths: list[int] | None = None,
         decoder_widths: list[int] | None = None,
         decoder: Literal["unpool", "deconv", "both"] = "unpool",
-        latent_activation: Literal["sigmoid", "relu", "none"] = "sigmoid",
+        latent_activation: str = "sigmoid",
         loss: Literal["mse", "bce"] = "mse",
         regularizers: list[dict[str, Any]] | None = None,
         corrupt: str | None = None,
@@ -108,6 +111,8 @@ class AutoEncoder(pl.LightningModule):
             hidden_activation=hidden_activation,
         )
         self.regularizers = build_regularizers(regularizers)
+        self._code = sparse_code(self.net)  # topk / batch_topk latent, or None
+        self._total_steps = 1
         for reg in self.regularizers:
             reg.check(self.net, latent_activation)
         try:
@@ -155,6 +160,11 @@ class AutoEncoder(pl.LightningModule):
     def on_train_start(self) -> None:
         for optimizer in self.trainer.optimizers:  # restored from a checkpoint by now
             match_param_layouts(optimizer)
+        self._total_steps = int(self.trainer.estimated_stepping_batches)  # a topk code's K schedule runs over it
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if isinstance(self._code, TopK):  # K of this step: a function of the step alone, so a resumed run repeats it
+            self._code.set_step(self.global_step, self._total_steps)
 
     # -- steps ---------------------------------------------------------------
     def step_generator(self) -> torch.Generator:
@@ -192,12 +202,13 @@ class AutoEncoder(pl.LightningModule):
         )
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss, _, terms = self._shared_step(batch, "train")
+        loss, out, terms = self._shared_step(batch, "train")
         self._check_finite(terms)
         if self.global_step % self.hparams.history_every == 0:
             self.loss_history.append((self.global_step, loss.item()))
         if self._logs_written_this_step():
             self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, prog_bar=False)
+            self.log("train/l0", active_units(out.h.detach(), self.hparams.latent_activation).sum(1).float().mean())
             self.log("loss", loss.detach(), prog_bar=True, logger=False)
         return loss
 

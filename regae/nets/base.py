@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from regae.errors import ConfigError
+from regae.nets.codes import CODES, build_code
 
 LATENT_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "none": nn.Identity}
 
@@ -47,9 +48,16 @@ def halvings(input_shape: tuple[int, int, int], levels: int, arch: str) -> list[
     return sizes
 
 
-def latent_activation(name: str) -> nn.Module:
+def latent_activation(name: str, latent_dim: int | None = None) -> nn.Module:
+    """The module a ``latent_activation`` names: ``sigmoid``, ``relu``, ``none``, or a sparse code
+    that sets L0 directly, ``topk:K`` / ``batch_topk:K`` with options (:mod:`regae.nets.codes`)."""
+    if isinstance(name, str) and name.partition(":")[0] in CODES:
+        if latent_dim is None:
+            raise ConfigError(f"`latent_activation` {name!r} needs the latent size.")
+        return build_code(name, latent_dim)
     if name not in LATENT_ACTIVATIONS:
-        raise ConfigError(f"Expected `latent_activation` in {sorted(LATENT_ACTIVATIONS)}, got {name!r}.")
+        raise ConfigError(f"Expected `latent_activation` in {sorted(LATENT_ACTIVATIONS)} or topk:K / batch_topk:K, "
+                          f"got {name!r}.")
     return LATENT_ACTIVATIONS[name]()
 
 

@@ -35,12 +35,13 @@ LEVELS = 3
 
 
 class ConvEncoder(nn.Module):
-    def __init__(self, widths: tuple[int, int, int], activation: str, in_channels: int = 1) -> None:
+    def __init__(self, widths: tuple[int, int, int], activation: str, in_channels: int = 1,
+                 latent_dim: int | None = None) -> None:
         super().__init__()
         chans = (in_channels, *widths)
         self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(chans[:-1], chans[1:]))
         self.pool = nn.MaxPool2d(2, return_indices=True)
-        self.activation = latent_activation(activation)
+        self.activation = latent_activation(activation, latent_dim)
 
     def features(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         indices = []
@@ -134,4 +135,4 @@ def build_conv(
             f"Expected `latent_dim` null or {d} for conv on {shape[1]}x{shape[2]} inputs "
             f"(the flattened {w[2]}x{h3}x{w3} map), got {latent_dim}."
         )
-    return ConvAENet(ConvEncoder(w, latent_activation, shape[0]), ConvDecoder(w, decoder, shape), d, shape)
+    return ConvAENet(ConvEncoder(w, latent_activation, shape[0], d), ConvDecoder(w, decoder, shape), d, shape)

@@ -44,7 +44,7 @@ class MLPEncoder(nn.Sequential):
     def __init__(self, widths: tuple[int, ...], latent_dim: int, activation: str,
                  input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE, hidden: str = "relu") -> None:
         n = math.prod(input_shape)
-        super().__init__(nn.Flatten(), *mlp([n, *widths, latent_dim], hidden), latent_activation(activation))
+        super().__init__(nn.Flatten(), *mlp([n, *widths, latent_dim], hidden), latent_activation(activation, latent_dim))
 
 
 class MLPDecoder(nn.Module):

@@ -54,7 +54,7 @@ class UNetEncoder(nn.Module):
         self.features = nn.Sequential(*layers)  # MNIST, widths c1 c2 c3: 28 -> 14 -> 7, bottleneck (B, c3, 7, 7)
         bottom = sizes[-1]
         self.project = nn.Linear(widths[-1] * bottom[0] * bottom[1], latent_dim)
-        self.activation = latent_activation(activation)
+        self.activation = latent_activation(activation, latent_dim)
 
     def forward(self, x: Tensor) -> Tensor:
         f = self.features(x).flatten(1)  # (B, c_last * h_b * w_b)

@@ -6,13 +6,15 @@ import inspect
 from typing import Any
 
 from regae.errors import ConfigError
+from regae.regularizers.auxk import AuxK
 from regae.regularizers.base import Regularizer
 from regae.regularizers.contractive import Contractive
+from regae.regularizers.decoder_l1 import DecoderNormL1
 from regae.regularizers.sparsity import KLSparsity, L1Sparsity, WeightDecay
 from regae.regularizers.vae import GaussianKL
 
 REGULARIZERS: dict[str, type[Regularizer]] = {
-    cls.name: cls for cls in (L1Sparsity, KLSparsity, Contractive, WeightDecay, GaussianKL)
+    cls.name: cls for cls in (L1Sparsity, KLSparsity, DecoderNormL1, AuxK, Contractive, WeightDecay, GaussianKL)
 }
 
 

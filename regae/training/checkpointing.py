@@ -21,6 +21,7 @@ the weights that produced a NaN/inf loss must not replace the last good ``last.c
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -55,6 +56,13 @@ class RegaeCheckpoint(ModelCheckpoint):
             and self._last_global_step_saved != trainer.global_step
         ):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def save_now(self, trainer: pl.Trainer) -> Path:
+        """Write ``last.ckpt`` at this step, between two steps (Ctrl-C: :mod:`regae.training.interrupt`), and
+        remember it, so the end of training does not write it again over a state in which the stop counted
+        as the epoch's end (a resume would then skip the rest of the epoch)."""
+        self._save_checkpoint(trainer, str(Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}"))
+        return Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}"
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if not isinstance(exception, NonFiniteLossError):

@@ -21,6 +21,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from regae.errors import RegaeError
+from regae.training.checkpointing import RegaeCheckpoint
 
 
 class TrainingInterrupted(RegaeError):
@@ -63,7 +64,9 @@ class SaveOnInterrupt(Callback):
             return
         self.stopped_at = trainer.global_step
         ckpt = trainer.checkpoint_callback
-        if ckpt is not None and getattr(ckpt, "dirpath", None):
+        if isinstance(ckpt, RegaeCheckpoint):
+            self.saved = ckpt.save_now(trainer)
+        elif ckpt is not None and getattr(ckpt, "dirpath", None):
             self.saved = Path(ckpt.dirpath) / "last.ckpt"
             trainer.save_checkpoint(self.saved)
         trainer.should_stop = True
