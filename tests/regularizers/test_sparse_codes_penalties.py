@@ -7,7 +7,7 @@ from regae import AutoEncoder
 from regae.errors import ConfigError
 from regae.nets.codes import sparse_code
 from regae.regularizers.auxk import AuxK
-from regae.regularizers.decoder_l1 import DecoderNormL1, decoder_norm_l1, decoder_weight
+from regae.regularizers.decoder_l1 import decoder_norm_l1, decoder_weight
 from regae.regularizers.sparsity import l1_activity
 
 
