@@ -16,6 +16,7 @@ import select
 import sys
 
 from regae.cli.commands import COMMANDS, TRAINER_COMMANDS, overview
+from regae.cli.parser import Parser
 from regae.configs import PRESET_DIR, preset_summary, presets, resolve_presets
 from regae.configs.preflight import SUBCOMMANDS, check_trainer_argv
 from regae.errors import ConfigError, RegaeError
@@ -29,6 +30,7 @@ def call(target: str, argv: list[str]) -> int:
 
 def presets_main(argv: list[str]) -> int:
     """regae presets: list the packaged configs with their one-line descriptions."""
+    Parser(prog="regae presets", description="List the packaged --config presets with what each trains.").parse_args(argv)
     for name, path in presets().items():
         print(f"{name:24s} {preset_summary(path)}")
     print(f"\n(files in {PRESET_DIR}; use with: regae fit --config NAME)")

@@ -14,7 +14,7 @@ def parser() -> Parser:
     names = "\n".join(f"  {k:12s} {v[1]}" for k, v in REPRODUCTIONS.items())
     p = Parser(prog="regae reproduce", formatter_class=argparse.RawDescriptionHelpFormatter,
                description="Re-run a published table on a CPU and set ours beside the paper's, row by row, with "
-                           "seeds, 95 %% intervals and paired tests.",
+                           "seeds, 95 % intervals and paired tests.",
                epilog=f"reproductions:\n{names}")
     p.add_argument("name", nargs="?", metavar="NAME", help="which table (see --list)")
     p.add_argument("--list", action="store_true", help="list the reproductions and exit")

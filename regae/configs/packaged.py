@@ -16,13 +16,17 @@ PRESET_DIR = Path(__file__).parent
 
 def presets() -> dict[str, Path]:
     """name -> path of every packaged preset, sorted by name."""
-    return {p.stem: p for p in sorted(PRESET_DIR.glob("*.yaml"))}
+    return dict(sorted((p.stem, p) for p in PRESET_DIR.glob("*.yaml")))
 
 
 def preset_summary(path: Path) -> str:
-    """The one-line description a preset's first ``#`` line gives ('' if none)."""
-    first = path.read_text().splitlines()[0]
-    return first.lstrip("# ").strip() if first.startswith("#") else ""
+    """The description a preset's leading ``#`` lines give, joined into one line ('' if none)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("# ").strip())
+    return " ".join(x for x in lines if x)
 
 
 def preset_path(value: str, known: dict[str, Path] | None = None) -> str:

@@ -20,6 +20,8 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "manifold": ("regae.study.experiments.manifold", "784-64-8-64-784 AE: gaussian noise in the 8-d code, decoded"),
     "conv": ("regae.study.experiments.conv_decoders", "conv AE decoders: unpooling vs transposed conv vs both"),
     "cnn": ("regae.study.experiments.cnn", "a CNN digit classifier fed raw, reconstructed, noisy and denoised images"),
+    "sparsity-frontier": ("regae.study.experiments.sparsity_frontier",
+                          "784-1000-784 with KL, L1, decoder-norm L1, TopK, BatchTopK: L0 vs FVU and accuracy"),
     "vae": ("regae.study.experiments.vae", "variational AE: ELBO terms, reconstructions, samples from the prior"),
 }
 

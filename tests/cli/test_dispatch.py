@@ -158,3 +158,14 @@ def test_value_errors_from_the_parser_are_one_line(tmp_path):
     assert err.startswith("regae: error: ") and err.count("\n") == 1
     assert '"data.batch_size"' in err and "many" in err and "regae fit --help" in err
     assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("command", ["compare", "report", "check-rerun", "study", "reproduce", "presets"])
+def test_every_command_help_reads_cleanly(command):
+    """Each command's --help exits 0 and shows no unexpanded argparse escapes ('%%', '%(')."""
+    from regae.cli.commands import COMMANDS
+
+    assert command in COMMANDS
+    code, out, _ = run_cli(command, "--help")
+    assert code == 0 and "usage:" in out
+    assert "%%" not in out and "%(" not in out, out
