@@ -118,21 +118,12 @@ def test_vae_noise_is_the_step_generator_s_not_the_global_rng():
 
 
 def test_a_resumed_vae_run_repeats_the_uninterrupted_one(tmp_path):
-    """Killed after 4 of 8 steps (mid-epoch) and resumed, a VAE reaches the weights of the run that was
+    """Stopped after 4 of 8 steps (mid-epoch) and resumed, a VAE reaches the weights of the run that was
     not stopped: its sampling noise is a function of (seed, step), like every other per-step noise."""
-    from tests.support.helpers import TINY, run_cli
+    from tests.support.helpers import interrupted_and_resumed
 
-    args = ["--model.arch", "vae", "--model.widths", "[32]", "--model.latent_dim", "4", "--model.latent_activation",
-            "none", "--model.loss", "bce", "--model.regularizers", '[{"name": "vae_kl", "weight": 0.01}]', *TINY,
-            "--trainer.max_epochs", "-1", "--trainer.num_sanity_val_steps", "0"]
-    fit = lambda root, steps, *more: run_cli("fit", *args, "--trainer.default_root_dir", str(root),  # noqa: E731
-                                             "--trainer.max_steps", str(steps), *more)
-    assert fit(tmp_path / "straight", 8)[0] == 0
-    assert fit(tmp_path / "resumed", 4)[0] == 0
-    torch.manual_seed(987)  # whatever the global generator holds when the run resumes
-    code, _, err = fit(tmp_path / "resumed", 8, "--ckpt_path", "last")
-    assert code == 0, err
-    straight, resumed = (torch.load(tmp_path / r / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-                         for r in ("straight", "resumed"))
+    straight, resumed = interrupted_and_resumed(
+        tmp_path, "--model.arch", "vae", "--model.widths", "[32]", "--model.latent_dim", "4", "--model.latent_activation",
+        "none", "--model.loss", "bce", "--model.regularizers", '[{"name": "vae_kl", "weight": 0.01}]')
     for name, w in straight.items():
         assert torch.allclose(w, resumed[name], atol=1e-6), name

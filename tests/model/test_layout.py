@@ -77,13 +77,26 @@ def ref_untrained(model):
     return AutoEncoder(seed=0, **model).net
 
 
-def test_resuming_an_nchw_checkpoint_into_channels_last_continues_it(tmp_path) -> None:
-    """An NCHW run saved at step 4 and resumed by channels-last code reaches the weights of an
-    uninterrupted NCHW run (to float rounding), not the garbage of mismatched Adam states."""
+def test_resuming_an_nchw_checkpoint_into_channels_last_continues_it(tmp_path, monkeypatch) -> None:
+    """An NCHW run saved at step 4 and resumed by channels-last code computes the function of an
+    uninterrupted NCHW run, not the garbage of mismatched Adam states.
+
+    Compared as functions, not weight by weight: the two layouts round differently, and Adam turns
+    rounding noise on a near-zero gradient (a conv bias before a GroupNorm, a weight's scale that
+    the norm removes) into steps of up to the learning rate, in directions the net ignores; how
+    large they get depends on the CPU's kernels."""
     _, trainer = fit(tmp_path / "a", 4, False, **CONV)
     ckpt = tmp_path / "a.ckpt"
     trainer.save_checkpoint(ckpt)
     resumed, _ = fit(tmp_path / "b", 8, True, ckpt_path=ckpt, **CONV)
     ref, _ = fit(tmp_path / "c", 8, False, **CONV)
-    for (name, a), b in zip(resumed.net.state_dict().items(), ref.net.state_dict().values()):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+    import regae.model.autoencoder as module
+
+    monkeypatch.setattr(module, "match_param_layouts", lambda optimizer: 0)  # the hazard: states left as saved
+    garbage, _ = fit(tmp_path / "d", 8, True, ckpt_path=ckpt, **CONV)
+    x = load_split("test").images[:64].unsqueeze(1).float() / 255
+    with torch.no_grad():
+        want = ref.net(x).x_hat
+        off, off_garbage = (resumed.net(x).x_hat - want).abs(), (garbage.net(x).x_hat - want).abs()
+    # measured here: max 1.2e-5 and mean 6.6e-6 resumed, mean 4.3e-4 with the states left mismatched
+    assert off.max() < 1e-4 and off.mean() < 0.1 * off_garbage.mean(), (off.max(), off.mean(), off_garbage.mean())

@@ -99,31 +99,10 @@ def test_every_architecture_takes_a_sparse_code(arch):
 def test_a_run_interrupted_and_resumed_repeats_the_k_schedule(tmp_path):
     """K annealed over the run is a function of the step: a run stopped by Ctrl-C at step 4 (its step
     saved) and resumed with the same command ends where 8 straight steps do."""
-    import os
-    import signal
+    from tests.support.helpers import interrupted_and_resumed
 
-    import lightning.pytorch as pl
-
-    from regae.training.interrupt import TrainingInterrupted
-    from regae.training.lightning_cli import run_trainer_cli
-    from tests.support.helpers import TINY
-
-    class CtrlC(pl.Callback):
-        def on_train_batch_start(self, trainer, *args):
-            if trainer.global_step == 4:
-                os.kill(os.getpid(), signal.SIGINT)
-
-    def fit(root, *more, callbacks=()):
-        run_trainer_cli(["fit", "--model.arch", "mlp", "--model.widths", "[]", "--model.latent_dim", "64",
-                         "--model.latent_activation", "topk:4,start=32,anneal=1", *TINY, "--trainer.max_epochs", "-1",
-                         "--trainer.max_steps", "8", "--trainer.num_sanity_val_steps", "0",
-                         "--trainer.default_root_dir", str(root), *more], extra_callbacks=list(callbacks))
-
-    fit(tmp_path / "straight")
-    with pytest.raises(TrainingInterrupted, match="interrupted at step 5"):
-        fit(tmp_path / "resumed", callbacks=[CtrlC()])
-    fit(tmp_path / "resumed", "--ckpt_path", "last")
-    a, b = (torch.load(tmp_path / r / "checkpoints" / "last.ckpt", weights_only=True) for r in ("straight", "resumed"))
-    assert a["global_step"] == b["global_step"] == 8
-    for name, w in a["state_dict"].items():
-        assert torch.allclose(w, b["state_dict"][name], atol=1e-6), name
+    straight, resumed = interrupted_and_resumed(tmp_path, "--model.arch", "mlp", "--model.widths", "[]",
+                                                "--model.latent_dim", "64", "--model.latent_activation",
+                                                "topk:4,start=32,anneal=1")
+    for name, w in straight.items():
+        assert torch.allclose(w, resumed[name], atol=1e-6), name
