@@ -22,6 +22,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     parser.add_argument("--checkpoints", type=Path, default=DEFAULT_CHECKPOINTS, metavar="DIR",
                         help=f"folder of regae *.ckpt files to choose from (default {DEFAULT_CHECKPOINTS})")
+    parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                        help="folder where what start-up computes per checkpoint (classifier, map, test PSNR, "
+                             "accuracy) is kept, keyed by the checkpoint's bytes, so the next start reads it "
+                             "back (default $REGAE_DEMO_CACHE, else $XDG_CACHE_HOME/regae-demo, else "
+                             "~/.cache/regae-demo)")
+    parser.add_argument("--no-cache", action="store_true", help="compute everything at each start, keep nothing")
     parser.add_argument("--device", default="cpu", help="torch device for the models (default cpu)")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for torch (default 1: the nets are tiny, and on a busy CPU more "
@@ -36,7 +42,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.concurrency is not None and args.concurrency < 1:
         parser.error(f"--concurrency must be >= 1, got {args.concurrency}")
+    if args.no_cache and args.cache is not None:
+        parser.error("--cache and --no-cache exclude each other")
     return args
+
+
+def cache_dir(args: argparse.Namespace) -> Path | None:
+    """The analysis cache folder to use (None: --no-cache)."""
+    if args.no_cache:
+        return None
+    if args.cache is not None:
+        return args.cache
+    from demo.cache import default_cache_dir
+
+    return default_cache_dir()
+
+
+def read_from_cache(predictor, name: str) -> bool:
+    """Whether checkpoint ``name``'s analysis was read back from the cache (False if it is gone meanwhile)."""
+    try:
+        return predictor.loaded(name).insight.from_cache
+    except Exception:  # noqa: BLE001 -- replaced since status(): the page says what it is now
+        return False
 
 
 def stop_on_sigterm(signum, frame) -> None:
@@ -73,11 +100,16 @@ def serve(args: argparse.Namespace, tmp: Path) -> int:
         print(f"demo: warning: checkpoint folder {args.checkpoints} does not exist; the app will say so",
               file=sys.stderr)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    predictor = Predictor(args.checkpoints, device=args.device)
+    cache = cache_dir(args)
+    predictor = Predictor(args.checkpoints, device=args.device, cache=cache)
     app = build_demo(args.checkpoints, predictor=predictor, concurrency=args.concurrency or CONCURRENCY)
+    status = predictor.status()  # remembered: nothing is loaded again
+    usable = [n for n, reason in status.items() if reason is None]
+    cached = sum(read_from_cache(predictor, n) for n in usable)
+    where = f"{cached} of {len(usable)} analyses read from the cache in {cache}" if cache else "no cache"
     print(f"demo: checkpoints loaded and analysed in {time.perf_counter() - t0:.1f} s "
-          f"({time.process_time() - cpu0:.1f} s of CPU); temp files in {tmp}", file=sys.stderr)
-    for name, reason in predictor.status().items():  # remembered: nothing is loaded again
+          f"({time.process_time() - cpu0:.1f} s of CPU; {where}); temp files in {tmp}", file=sys.stderr)
+    for name, reason in status.items():
         if reason is not None:
             print(f"demo: warning: checkpoint {name} is unusable, the page says why: {reason}", file=sys.stderr)
     try:

@@ -5,7 +5,9 @@ uploads, and switching the model switches the input size, the canvases, the rand
 and the map. Only wiring lives here: canvas or upload -> model input is :mod:`demo.draw`; the
 models, classes, map and interpolation are :mod:`demo.predictor` (with :mod:`demo.insight`,
 :mod:`demo.latent_map` and :mod:`demo.card`); what the page shows of them is :mod:`demo.views`.
-``build_demo`` returns the Blocks; ``python -m demo`` launches it. The Run
+``build_demo`` returns the Blocks; ``python -m demo`` launches it. Each page opens on a random
+test pair of the first model's data, already run (``demo.load``): canvases, panels, classes,
+strips, table and the map with both routes are filled before the first stroke. The Run
 button turns a failure into a one-line ``gr.Error`` toast (bad input, missing or corrupt checkpoint,
 an unexpected bug); the live update after each stroke shows what is drawn so far and puts input
 problems in the status line. Either way the server keeps running. Canvases and uploads alike are
@@ -33,7 +35,7 @@ from demo.views import (  # noqa: E402
     SEEN_PX,
     TILE_PX,
     as_hwc,
-    cards_markdown,
+    cards,
     input_view,
     label_value,
     strips_image,
@@ -55,14 +57,23 @@ log = logging.getLogger("demo")
 
 INTRO = """\
 ## regae: pixel mix vs latent mix
+Two digits **A** and **B**, and the images between them made two ways: by mixing their pixels, and by mixing their \
+codes. The page opens on a random pair; draw your own on the canvases (clear them first with their bin icon).
+"""
+
+ABOUT = """\
 Draw a digit on each canvas: everything updates when a stroke ends (**Run** redoes it, e.g. after an
-upload; or take a random MNIST test pair). Each drawing is cropped, scaled to 20 px and centred on its
+upload; or take a random test pair). Each drawing is cropped, scaled to 20 px and centred on its
 centre of mass in a 28x28 frame, the way MNIST was made; that 28x28 is what the autoencoder sees.
 With α the weight of **B**, the strips show **D(E((1−α)A + αB))** (encode the mixed pixels) above
 **D((1−α)E(A) + αE(B))** (mix the codes), with PSNR between them and ‖h_α − h'_α‖₂ per α (∞ dB and 0
 at the ends, where both are the same image). The class of each code comes from a classifier on the
-model's codes; the map shows the test codes on their first two principal components, with both
-routes from A to B: the codes of the pixel mixes (magenta) and the straight latent line (black).
+model's codes. **The map** places every code with one linear projection fitted on the training codes,
+Fisher's linear discriminant (axes LD 1, LD 2: the directions that pull the classes apart; principal
+components PC 1, PC 2 for data without labels), and shows the test codes by class with both routes
+from A to B: the codes of the pixel mixes (magenta) and the straight latent line (black). How well
+the classes separate on it is measured, not assumed: the card's last column is the test accuracy
+of a 5-nearest-neighbour classifier on the map's 2-D points.
 Checkpoints of other datasets work too: one-channel models get canvases (the whole drawing is resized
 to the model's size), colour models take uploads, and the random pair comes from the model's own data.
 """
@@ -230,13 +241,11 @@ def build_demo(
         images, notes = read_inputs(model_name, (value_a, value_b), (photo_a, photo_b), strict=False)
         return outputs_for(model_name, images, steps, " ".join(notes))
 
-    @friendly
-    def random_pair(model_name):
-        """Two test images of different classes (two different images if unlabelled) from the model's own data."""
-        if not model_name:
-            raise gr.Error(f"No usable checkpoint in {predictor.checkpoint_dir}; see the note at the top.")
+    def pick_pair(model_name: str) -> tuple[list[np.ndarray], str]:
+        """Two test images of different classes (two different images if unlabelled) from the model's own data,
+        (H, W) or (C, H, W) uint8, and a line naming them."""
         m = predictor.loaded(model_name)
-        ref, frame = m.reference, m.frame
+        ref = m.reference
         labels = ref.test_labels.numpy()
         if len(labels) < 2:
             raise gr.Error(f"{ref.name} has {len(labels)} test image; a pair needs two.", print_exception=False)
@@ -250,10 +259,34 @@ def build_demo(
         else:
             note = (f"{ref.name} test images #{i} (label {ref.class_names[labels[i]]}) and "
                     f"#{j} (label {ref.class_names[labels[j]]}).")
-        images = [ref.test_images[k].numpy() for k in (i, j)]  # (H, W) or (C, H, W) uint8
-        if frame.colour:
-            return gr.skip(), gr.skip(), *(im.transpose(1, 2, 0) for im in images), note
-        return *(for_canvas(im, fill=not frame.mnist) for im in images), gr.skip(), gr.skip(), note
+        return [ref.test_images[k].numpy() for k in (i, j)], note
+
+    def shown_inputs(model_name: str, images: list[np.ndarray]) -> tuple:
+        """The two canvases' and the two image boxes' values for a pair (what is not used is left as it is)."""
+        if predictor.loaded(model_name).frame.colour:
+            return gr.skip(), gr.skip(), *(im.transpose(1, 2, 0) for im in images)
+        fill = not predictor.loaded(model_name).frame.mnist
+        return *(for_canvas(im, fill=fill) for im in images), gr.skip(), gr.skip()
+
+    @friendly
+    def random_pair(model_name):
+        """Two test images of the model's own data onto the canvases (or image boxes), and a line naming them."""
+        if not model_name:
+            raise gr.Error(f"No usable checkpoint in {predictor.checkpoint_dir}; see the note at the top.")
+        images, note = pick_pair(model_name)
+        return *shown_inputs(model_name, images), note
+
+    @friendly
+    def opening(model_name, steps):
+        """When the page opens: a random test pair, already run (canvases, panels, strips, map, table)."""
+        if not model_name:  # nothing to show; the cards at the top say why
+            return (gr.skip(),) * (5 + len(outputs))
+        images, note = pick_pair(model_name)
+        frame = predictor.loaded(model_name).frame
+        prepared = {k: prepare(for_canvas(im, fill=not frame.mnist) if not frame.colour else im.transpose(1, 2, 0),
+                               frame).image for k, im in zip("AB", images)}
+        return (*shown_inputs(model_name, images), f"Opened on a random pair: {note}",
+                *outputs_for(model_name, prepared, steps))
 
     @friendly
     def upload(path, model_name=None):
@@ -280,9 +313,13 @@ def build_demo(
     first_map = predictor.loaded(usable[0]).insight.map.background if usable else None
     draw = first is None or first.draw
     noun = first.noun if first else "Digit"
+    table_md, notes_md = cards(predictor.checkpoint_dir, predictor, status)
     with gr.Blocks(title="regae: draw two digits", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(INTRO)
-        gr.Markdown(cards_markdown(predictor.checkpoint_dir, predictor, status), elem_id="status")
+        gr.Markdown(INTRO, elem_id="intro")
+        with gr.Accordion("About this demo", open=False, elem_id="about"):
+            gr.Markdown(ABOUT)
+            gr.Markdown(notes_md, elem_id="card-notes")
+        gr.Markdown(table_md, elem_id="status")
         with gr.Row():
             model = gr.Dropdown(usable, value=usable[0] if usable else None, label="Model (checkpoint)",
                                 elem_id="model", interactive=True)
@@ -326,8 +363,8 @@ def build_demo(
         strips = gr.Image(label="A → B, top: D(E(pixel mix)), bottom: D(latent mix)", elem_id="strips",
                           format="png")
         with gr.Row():
-            latent_map = gr.Image(first_map, label="the codes on a map (PCA of the test codes)", elem_id="map",
-                                  format="png")
+            latent_map = gr.Image(first_map, label="the codes on a map (a linear projection fitted on the training "
+                                  "codes; see its axes)", elem_id="map", format="png")
             table = gr.Dataframe(headers=["α", "class E(pixel mix)", "class latent mix", "PSNR dB", "‖h_α − h'_α‖₂"],
                                  datatype=["str"] * 5, interactive=False, elem_id="table")
 
@@ -345,11 +382,15 @@ def build_demo(
                 const b = document.querySelector(`#${id} button[aria-label="Brush"]`);
                 if (b) b.click();
             } }, 500); }"""
+        for canvas in canvases:  # clearing a canvas unselects the brush: select it again, ready to draw
+            canvas.clear(None, None, None, js=select_brush, api_visibility="private")
         model.change(widgets, model, [*canvases, *photos, *buttons, *seen, *classes, pick, input_note, source],
                      api_visibility="private", concurrency_id="model").then(None, None, None, js=select_brush)
         pick.click(random_pair, model, [canvases[0], canvases[1], photos[0], photos[1], source],
                    api_name="random_pair").success(run, inputs, outputs, api_visibility="private",
                                                    concurrency_id="model")
-        demo.load(None, None, None, js=select_brush)
+        # The page opens on a random test pair, already run: something to look at before the first stroke.
+        demo.load(opening, [model, steps], [canvases[0], canvases[1], photos[0], photos[1], source, *outputs],
+                  api_visibility="private", concurrency_id="model").then(None, None, None, js=select_brush)
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     return demo

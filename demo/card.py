@@ -7,7 +7,7 @@ card names the packaged preset whose model settings differ from the checkpoint's
 values, and lists those values (e.g. ``sparse`` with ``widths=[8, 16, 32]``). A checkpoint
 that carries ``{"demo_card": {"preset": NAME}}`` (``demo/train_checkpoints.sh`` writes it) is
 taken at its word. Test PSNR and the code classifier's accuracy are not stored in checkpoints;
-:mod:`demo.insight` measures them at start-up.
+:mod:`demo.insight` measures them at start-up (:mod:`demo.cache` keeps them for the next start).
 """
 
 from __future__ import annotations

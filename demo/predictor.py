@@ -12,8 +12,11 @@ computed by :func:`regae.analysis.interpolation.interpolate`. Per checkpoint, on
 (:mod:`demo.insight`), on the data it was trained on (:func:`regae.checkpoints.read.load_data`; the
 checkpoints of one folder may come from different datasets, each read once): a classifier on
 the codes, which names the class of A, B and of every h_α and h'_α (none for unlabelled data),
-and a PCA map of the test codes on which both routes are drawn. A checkpoint that fails in any
-way, however unexpected, is unusable with a one-line reason; the others are served.
+and a map (a linear projection fitted on the training codes: Fisher's linear discriminant, or
+PCA for unlabelled data) on which the test codes and both routes are drawn. With a ``cache``
+folder that analysis is read back from disk when the same checkpoint bytes were analysed on the
+same data before (:mod:`demo.cache`). A checkpoint that fails in any way, however unexpected, is
+unusable with a one-line reason; the others are served (a cache that fails is only bypassed).
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ import torch
 from torch import Tensor
 
 import regae
+from demo.cache import AnalysisCache, data_fingerprint, entry_key, file_sha256
 from demo.card import Card, card_from
 from demo.draw import Frame, frame_for
-from demo.insight import Insight, Reference, analyse, check_finite, reference_from
+from demo.insight import N_TRAIN, Insight, Reference, analyse, check_finite, reference_from
 from regae.analysis.interpolation import Interpolation, interpolate
+from regae.analysis.tsne import subset_indices
 from regae.checkpoints.read import model_from, read_checkpoint
 from regae.errors import CheckpointError, ConfigError, RegaeError
 
@@ -52,7 +57,7 @@ class Seen(NamedTuple):
     reconstructions: Tensor  # (B, C, H, W) D(E(x))
     codes: Tensor  # (B, d) E(x)
     proba: np.ndarray | None  # (B, K) class probabilities from the code classifier; None: no classes
-    points: np.ndarray  # (B, 2) E(x) on the PCA map
+    points: np.ndarray  # (B, 2) E(x) on the map
 
 
 class Result(NamedTuple):
@@ -132,15 +137,19 @@ class Predictor:
     ``reference(model)`` gives the images the classifier, test PSNR and map are computed on:
     by default the data the checkpoint was trained on (:func:`training_data`). It is called once per
     dataset (:func:`data_key`), on first need; a dataset that cannot be read makes its
-    checkpoints unusable, with the reason.
+    checkpoints unusable, with the reason. ``cache``: a folder where analyses are kept between
+    starts (:mod:`demo.cache`; None, the default here: computed every time).
     """
 
     def __init__(self, checkpoint_dir: str | Path, device: str | torch.device = "cpu",
-                 reference: Callable[[regae.AutoEncoder], Reference] = training_data) -> None:
+                 reference: Callable[[regae.AutoEncoder], Reference] = training_data,
+                 cache: str | Path | None = None) -> None:
         self.checkpoint_dir = Path(checkpoint_dir)
         self.device = torch.device(device)
+        self.cache = AnalysisCache(cache) if cache is not None else None
         self._reference_fn = reference
         self._references: dict[str, Reference] = {}
+        self._fingerprints: dict[str, str] = {}  # data key -> demo.cache.data_fingerprint of its reference
         self._cache: dict[str, Loaded] = {}
         self._failed: dict[str, tuple[float, str]] = {}  # name -> (mtime, reason) of an unusable checkpoint
         self._lock = threading.Lock()  # one checkpoint is read and analysed at a time, never twice
@@ -194,12 +203,32 @@ class Predictor:
         ref = self._reference_for(name, model)
         try:
             frame = frame_for(model.input_shape, ref.kind, ref.test_images[:500].numpy())
-            insight = analyse(model, ref)  # NonFiniteError: NaN or inf codes, caught before scikit-learn sees them
-        except CheckpointError:
+            insight = self._insight(path, mtime, model, ref)  # NonFiniteError: NaN or inf codes, caught
+        except CheckpointError:                                # before scikit-learn sees them
             raise
         except RegaeError as exc:
             raise CheckpointError(f"{name}: {exc}") from None
         return Loaded(mtime, model, card, insight, ref, frame)
+
+    def _insight(self, path: Path, mtime: float, model: regae.AutoEncoder, ref: Reference) -> Insight:
+        """:func:`demo.insight.analyse`, or its result read back from the cache (and saved there when computed)."""
+        if self.cache is None:
+            return analyse(model, ref)
+        key = self._cache_key(path, model, ref)
+        if path.stat().st_mtime != mtime:  # replaced while it was read: do not file it under the new bytes
+            return analyse(model, ref)
+        insight = self.cache.load(key, model.latent_dim)
+        if insight is None:
+            insight = analyse(model, ref)
+            self.cache.save(key, insight)
+        return insight
+
+    def _cache_key(self, path: Path, model: regae.AutoEncoder, ref: Reference) -> str:
+        data = data_key(model)
+        if data not in self._fingerprints:
+            self._fingerprints[data] = data_fingerprint(ref, subset_indices(len(ref.train_labels), N_TRAIN, 0))
+        settings = {"n_train": N_TRAIN, "seed": 0, "device": self.device.type}
+        return entry_key(file_sha256(path), self._fingerprints[data], settings)
 
     def _reference_for(self, name: str, model: regae.AutoEncoder) -> Reference:
         key = data_key(model)
@@ -247,7 +276,7 @@ class Predictor:
         h = h.float().cpu()
         clf = m.insight.classifier
         proba = clf.proba(h.numpy()) if clf is not None else None
-        return Seen(x.cpu(), recon.cpu(), h, proba, m.insight.map.pca.project(h.numpy()))
+        return Seen(x.cpu(), recon.cpu(), h, proba, m.insight.map.projection.project(h.numpy()))
 
     @torch.no_grad()
     def run(self, name: str, a: np.ndarray, b: np.ndarray, steps: int = DEFAULT_STEPS) -> Result:
@@ -268,9 +297,9 @@ class Predictor:
         a_ = alphas.view(-1, 1).cpu()
         h_lat = (a_ * h_pix[-1] + (1 - a_) * h_pix[0])  # (n, d)
         h_lat[0], h_lat[-1] = h_pix[0], h_pix[-1]
-        clf, pca = m.insight.classifier, m.insight.map.pca
+        clf, projection = m.insight.classifier, m.insight.map.projection
         classes = (clf.predict(h_pix.numpy()), clf.predict(h_lat.numpy())) if clf is not None else (None, None)
         return Result(
             seen.inputs, seen.reconstructions, Interpolation(*(t.cpu() for t in interp)), seen.proba,
-            h_pix, h_lat, *classes, pca.project(h_pix.numpy()), pca.project(h_lat.numpy()),
+            h_pix, h_lat, *classes, projection.project(h_pix.numpy()), projection.project(h_lat.numpy()),
         )

@@ -115,23 +115,32 @@ def input_view(name: str, m: Loaded) -> InputView:
 
 
 def cards_markdown(directory: Path, predictor: Predictor, status: dict[str, str | None]) -> str:
-    """One row per checkpoint: its data and input, how it was trained (read from the file), what it measures."""
+    """One row per checkpoint: its data and input, how it was trained (read from the file), what it measures;
+    then the notes that say how those figures were measured."""
+    table, notes = cards(directory, predictor, status)
+    return table + ("\n\n" + notes if notes else "")
+
+
+def cards(directory: Path, predictor: Predictor, status: dict[str, str | None]) -> tuple[str, str]:
+    """(the table of :func:`cards_markdown`, its notes) apart: the page shows the notes in its "About" section."""
     try:  # shorter, and no home directories in screenshots
         directory = directory.resolve().relative_to(Path.cwd())
     except ValueError:
         pass
     if not status:
-        return (f"**No checkpoints found in `{directory}`.** Train them with "
-                "`bash demo/train_checkpoints.sh` or start with `python -m demo --checkpoints DIR`.")
+        return (f"**No checkpoints found in `{directory}`.** Copy the report's with "
+                "`bash demo/update_checkpoints.sh` or start with `python -m demo --checkpoints DIR`."), ""
     rows = ["| checkpoint | data, input | trained as (preset) | training | model | test PSNR "
-            "| class of code: test accuracy |", "| --- | --- | --- | --- | --- | --- | --- |"]
+            "| class of code: test accuracy | map: classes apart (5-NN) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     tested: dict[str, int] = {}  # data name -> test images
     fitted: set[int] = set()
     unlabelled = []
+    cached: list[str] = []
     for name, err in status.items():
         if err is not None:  # one line, and a "|" in it must not split the table's cells
             reason = " ".join(err.split()).replace("|", "\\|")
-            rows.append(f"| `{name}` | | **unusable**: {reason} | | | | |")
+            rows.append(f"| `{name}` | | **unusable**: {reason} | | | | | |")
             continue
         m = predictor.loaded(name)
         ins = m.insight
@@ -143,9 +152,14 @@ def cards_markdown(directory: Path, predictor: Predictor, status: dict[str, str 
             accuracy = f"{NO_CLASS} (no labels)" if m.reference.class_names is None else f"{NO_CLASS} (one class)"
             if ins.no_classes not in unlabelled:
                 unlabelled.append(ins.no_classes)
+        projection = ins.map.projection
+        apart = f"{projection.kind}: {100 * ins.separation:.1f} %" if ins.separation is not None else \
+            f"{projection.kind}: {NO_CLASS}"
+        if ins.from_cache:
+            cached.append(f"`{name}`")
         rows.append(f"| `{name}` | {ins.reference}, {m.frame.describe()} | {preset_line(m.card)} "
                     f"| {training_line(m.card)} | {describe_model(m.card.hparams)} | {ins.test_psnr:.2f} dB "
-                    f"| {accuracy} |")
+                    f"| {accuracy} | {apart} |")
     notes = ""
     if tested:
         if len(tested) == 1:
@@ -159,5 +173,11 @@ def cards_markdown(directory: Path, predictor: Predictor, status: dict[str, str 
                  + (f"; the class comes from a logistic regression fitted on the codes of {codes} training images. "
                     if fitted else ". ")
                  + "".join(f"{u} " for u in unlabelled)
+                 + "The map is a linear projection fitted on the training codes: Fisher's linear discriminant "
+                   "(LD) for labelled data, principal components (PC) otherwise. Its column is the test accuracy "
+                   "of a 5-nearest-neighbour classifier fitted on the training codes' 2-D points: how far apart "
+                   "the classes lie on the map (chance: about 1 / the number of classes). "
+                 + (f"Read back from the analysis cache (`python -m demo --cache`): {', '.join(cached)}. "
+                    if cached else "")
                  + "“≈ preset”: the packaged preset closest to the checkpoint's hyperparameters.")
-    return f"Checkpoints in `{directory}`:\n\n" + "\n".join(rows) + ("\n\n" + notes if notes else "")
+    return f"Checkpoints in `{directory}`:\n\n" + "\n".join(rows), notes

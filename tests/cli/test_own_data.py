@@ -84,7 +84,7 @@ def test_fashion_mnist_fit_and_load(tmp_path, fake_fashion):  # Debian's layout,
 def test_mnist_checkpoint_records_mnist_and_old_checkpoints_load_as_mnist(tmp_path):
     ckpt = fit(tmp_path / "run", [], "--model.widths", "[4, 8, 8]", steps=1)
     assert regae.load(ckpt).data_record["dataset"] == "mnist"
-    old = regae.load(REPO / "demo/checkpoints/contractive.ckpt")  # made before datasets: no shape, no record
+    old = regae.load(REPO / "tests/demo/checkpoints/contractive.ckpt")  # made before datasets: no shape, no record
     assert tuple(old.input_shape) == (1, 28, 28) and old.data_record is None
     assert load_data(old).spec == "mnist"
 

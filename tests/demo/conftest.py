@@ -1,5 +1,6 @@
-"""Shared fixtures for the demo tests: one analysed predictor over the shipped checkpoints per session,
-and one over tiny checkpoints of other datasets (trained here, once per session, when a test asks)."""
+"""Shared fixtures for the demo tests: one analysed predictor over the slim test checkpoints per session,
+one over the default (full-size) checkpoints when a browser or slow test asks, and one over tiny
+checkpoints of other datasets (trained here, once per session, when a test asks)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import torch
 
 from demo.insight import Reference
 from demo.predictor import Predictor, training_data
-from tests.support.demo import SHIPPED, small_reference
+from tests.demo.paths import DEFAULT, SLIM
+from tests.support.demo import small_reference
 from tests.support.helpers import TINY, run_cli
 
 
@@ -50,10 +52,33 @@ def temp_files_under_basetemp(demo_tmp):
         os.environ["GRADIO_TEMP_DIR"] = env
 
 
+@pytest.fixture(scope="session", autouse=True)
+def analysis_cache_under_basetemp(tmp_path_factory):
+    """``python -m demo`` started by a test keeps its analysis cache under pytest's basetemp, not in ~/.cache."""
+    from demo.cache import ENV
+
+    before = os.environ.get(ENV)
+    os.environ[ENV] = str(tmp_path_factory.mktemp("demo-cache"))
+    yield
+    if before is None:
+        os.environ.pop(ENV, None)
+    else:
+        os.environ[ENV] = before
+
+
 @pytest.fixture(scope="session")
-def shipped() -> Predictor:
-    """The shipped checkpoints, loaded and analysed on all of MNIST (as the app does), once."""
-    predictor = Predictor(SHIPPED)
+def slim() -> Predictor:
+    """The slim test checkpoints (tests/demo/checkpoints), loaded and analysed on all of MNIST (as the app does), once."""
+    predictor = Predictor(SLIM)
+    assert predictor.status() == {name: None for name in predictor.names()}
+    return predictor
+
+
+@pytest.fixture(scope="session")
+def default() -> Predictor:
+    """What ``python -m demo`` serves (demo/checkpoints, the report's models), analysed on all of MNIST, once
+    (no cache: computed here, about a minute on the shared 2-core machine)."""
+    predictor = Predictor(DEFAULT)
     assert predictor.status() == {name: None for name in predictor.names()}
     return predictor
 
@@ -62,7 +87,7 @@ class OwnData(NamedTuple):
     """A checkpoint folder of several datasets and where their data lies."""
 
     folder: Path  # cells.ckpt (RGB 32x32 folder, 3 classes), patches.ckpt (grey 48x48 npz), noise.ckpt
-    #               (unlabelled 16x16 npy), sparse.ckpt (the shipped MNIST model)
+    #               (unlabelled 16x16 npy), sparse.ckpt (the slim MNIST test model)
     cells: Path  # the image folder
     patches: Path  # the .npz
     noise: Path  # the .npy
@@ -97,7 +122,7 @@ def own_data(tmp_path_factory) -> OwnData:
     }
     for name, ckpt in runs.items():
         shutil.copy(ckpt, folder / f"{name}.ckpt")
-    shutil.copy(SHIPPED / "sparse.ckpt", folder / "sparse.ckpt")
+    shutil.copy(SLIM / "sparse.ckpt", folder / "sparse.ckpt")
     return OwnData(folder, cells, patches, noise)
 
 

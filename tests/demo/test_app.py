@@ -24,8 +24,8 @@ def serve(predictor: Predictor):
 
 
 @pytest.fixture(scope="module")
-def served(shipped):
-    demo, client = serve(shipped)
+def served(slim):
+    demo, client = serve(slim)
     yield demo, client
     demo.close()
 
@@ -105,12 +105,67 @@ def test_live_update_shows_what_is_drawn_so_far(app, bare_map, tmp_path):
     assert "digit A only" in timing and "draw B" in timing
 
 
-def test_checkpoint_cards_say_how_each_model_was_trained(served):
+def props_of(demo, elem_id: str) -> dict:
+    return next(c["props"] for c in demo.config["components"] if c["props"].get("elem_id") == elem_id)
+
+
+def test_checkpoint_cards_say_how_each_model_was_trained(served, slim):
     demo, _ = served
-    cards = next(c["props"]["value"] for c in demo.config["components"] if c["props"].get("elem_id") == "status")
+    cards = props_of(demo, "status")["value"]
     assert "≈ `sparse` with widths=[8, 16, 32]" in cards and "1,200 steps (epoch 4)" in cards
     assert "≈ `contractive-hutchinson` with widths=[8, 16, 32]" in cards and "1,000 steps" in cards
-    assert "dB" in cards and "%" in cards and "measured at start-up on the 10,000 MNIST test images" in cards
+    assert "dB" in cards and "%" in cards and "| map: classes apart (5-NN) |" in cards
+    for name in ("sparse", "contractive"):  # the map's separation, as analysed
+        separation = slim.loaded(name).insight.separation
+        assert f"| LD: {100 * separation:.1f} % |" in cards
+    notes = props_of(demo, "card-notes")["value"]  # in the "About" section
+    assert "measured at start-up on the 10,000 MNIST test images" in notes
+    assert "Fisher's linear discriminant (LD)" in notes and "5-nearest-neighbour" in notes
+
+
+def test_the_page_opens_short_with_the_rest_folded_away(served):
+    demo, _ = served
+    intro = props_of(demo, "intro")["value"]
+    assert len([line for line in intro.splitlines() if line.strip()]) <= 3  # a title and one sentence
+    about = props_of(demo, "about")
+    assert about["open"] is False and about["label"] == "About this demo"
+
+
+def opening_of(demo):
+    """The handler the page runs when it opens (``demo.load``), as the app registered it."""
+    (fn,) = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == "opening"]
+    return fn
+
+
+def test_the_page_opens_on_a_random_test_pair_already_run(served, slim):
+    """What a visitor sees before any input: two test digits on the canvases, their panels and classes, the
+    strips, and the map with both routes; the same as Run on those canvases gives."""
+    demo, client = served
+    canvas_a, canvas_b, photo_a, photo_b, source, *out = opening_of(demo)("sparse", 6)
+    seen_a, seen_b, recon_a, recon_b, class_a, class_b, strips, latent_map, table, timing = out
+    assert photo_a == photo_b == {"__type__": "update"}  # image boxes (colour models) untouched
+    for canvas in (canvas_a, canvas_b):
+        assert canvas.shape == (280, 280, 3) and np.median(canvas) == 255 and canvas.min() == 0
+    assert source.startswith("Opened on a random pair: MNIST test images #")
+    labels = [part.split(")")[0] for part in source.split("label ")[1:]]
+    assert len(labels) == 2 and labels[0] != labels[1]
+    assert seen_a.shape == seen_b.shape == recon_a.shape == (168, 168)
+    assert set(class_a) == set(class_b) == set("0123456789")
+    assert strips.shape == (2 * 112 + 3 * 4, 6 * 112 + 7 * 4) and strips.max() > 128
+    bare = np.asarray(slim.loaded("sparse").insight.map.background.convert("RGB"))
+    drawn = np.asarray(latent_map.convert("RGB"))
+    for ink in (PIXEL_ROUTE, LATENT_ROUTE):  # both routes are on the map
+        assert (drawn == ink).all(2).sum() > (bare == ink).all(2).sum() + 40  # six dots and a line at least
+    assert len(table) == 6 and table[0][3] == table[-1][3] == "∞"
+    assert "`sparse`: 6 steps, computed in" in timing
+    # Run on the canvases as the browser sends them back gives the same page
+    paths = []
+    for k, canvas in (("a", canvas_a), ("b", canvas_b)):
+        paths.append(Path(os.environ["GRADIO_TEMP_DIR"]) / f"opening-{k}.png")
+        Image.fromarray(canvas).save(paths[-1])
+    ran = client.predict("sparse", *({"background": None, "layers": [], "composite": handle_file(str(p))}
+                                     for p in paths), 6, api_name="/run")
+    assert np.array_equal(grey(ran[0]), seen_a) and ran[8]["data"] == table
 
 
 def test_bad_inputs_give_messages_and_the_app_keeps_serving(app, tmp_path):
@@ -138,7 +193,7 @@ def test_random_mnist_pair(app):
     assert len(labels) == 2 and labels[0] != labels[1]
     for value in (a, b):  # the canvases' editor values
         img = np.asarray(Image.open(value["composite"]).convert("L"))
-        assert img.shape == (280, 280) and np.median(img) == 255 and img.min() == 0  # black digit on white
+        assert img.shape == (280, 280) and np.median(img) == 255 and img.min() < 64  # dark digit on white
 
 
 def test_missing_and_corrupt_checkpoints_are_explained(tmp_path):
@@ -163,15 +218,20 @@ def test_strips_layout_and_psnr_format():
 
 
 def test_command_line_defaults_are_local_and_private():
-    from demo.__main__ import DEFAULT_CHECKPOINTS, parse_args
+    from demo.__main__ import DEFAULT_CHECKPOINTS, cache_dir, parse_args
+    from demo.cache import default_cache_dir
 
     args = parse_args([])
     assert (args.host, args.port, args.share, args.threads, args.concurrency) == ("127.0.0.1", 7860, False, 1, None)
+    assert (args.cache, args.no_cache) == (None, False)  # the default cache folder (demo.cache.default_cache_dir)
     assert args.checkpoints == DEFAULT_CHECKPOINTS == Path(__file__).resolve().parents[2] / "demo" / "checkpoints"
     args = parse_args(["--host", "0.0.0.0", "--port", "8080", "--share", "--checkpoints", "/tmp/cks",
                        "--concurrency", "2"])
     assert (args.host, args.port, args.share, str(args.checkpoints), args.concurrency) == (
         "0.0.0.0", 8080, True, "/tmp/cks", 2)
-    for bad in (["--port", "70000"], ["--concurrency", "0"]):
+    for bad in (["--port", "70000"], ["--concurrency", "0"], ["--cache", "/tmp/c", "--no-cache"]):
         with pytest.raises(SystemExit):
             parse_args(bad)
+    assert cache_dir(parse_args(["--no-cache"])) is None
+    assert cache_dir(parse_args(["--cache", "/tmp/c"])) == Path("/tmp/c")
+    assert cache_dir(parse_args([])) == default_cache_dir()

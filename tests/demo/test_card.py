@@ -9,11 +9,23 @@ import torch
 
 from demo.card import closest_preset, describe_model, preset_line, preset_models, read_card, training_line
 from regae.errors import CheckpointError
-from tests.support.demo import SHIPPED
+from tests.demo.paths import DEFAULT, SLIM
 
 
-def test_shipped_checkpoints_name_their_closest_preset_and_training():
-    sparse = read_card("sparse", SHIPPED / "sparse.ckpt")
+def test_default_checkpoints_are_labelled_with_their_full_training():
+    """demo/checkpoints: docs/report-full's 20-epoch runs of the sparse and contractive-hutchinson presets."""
+    sparse, contractive = (read_card(n, DEFAULT / f"{n}.ckpt") for n in ("sparse", "contractive"))
+    assert (sparse.preset, sparse.overrides) == ("sparse", {})
+    assert (contractive.preset, contractive.overrides) == ("contractive-hutchinson", {})
+    for card in (sparse, contractive):
+        assert (card.step, card.epoch) == (8600, 19)
+        assert training_line(card) == "8,600 steps (epoch 20), batch 128"
+        assert describe_model(card.hparams).startswith("unet, d=32 sigmoid; ")
+    assert preset_line(sparse) == "≈ `sparse`" and preset_line(contractive) == "≈ `contractive-hutchinson`"
+
+
+def test_slim_checkpoints_name_their_closest_preset_and_training():
+    sparse = read_card("sparse", SLIM / "sparse.ckpt")
     # demo/train_checkpoints.sh: --config sparse with --model.widths [8,16,32], 1200 steps
     assert (sparse.preset, sparse.preset_stored, sparse.overrides) == ("sparse", False, {"widths": [8, 16, 32]})
     assert (sparse.step, sparse.epoch) == (1200, 3)
@@ -21,7 +33,7 @@ def test_shipped_checkpoints_name_their_closest_preset_and_training():
     assert training_line(sparse) == "1,200 steps (epoch 4)"
     assert describe_model(sparse.hparams) == "unet [8, 16, 32], d=32 sigmoid; kl(rho=0.05) ×0.001; mse, adam lr 0.001"
     # --config contractive with the regularizer switched to Hutchinson: that is the other preset's model
-    contractive = read_card("contractive", SHIPPED / "contractive.ckpt")
+    contractive = read_card("contractive", SLIM / "contractive.ckpt")
     assert (contractive.preset, contractive.overrides) == ("contractive-hutchinson", {"widths": [8, 16, 32]})
     assert contractive.step == 1000
 
@@ -32,7 +44,7 @@ def test_every_preset_is_its_own_closest(name):
 
 
 def test_a_stored_preset_and_data_settings_are_taken_from_the_file(tmp_path):
-    ckpt = torch.load(SHIPPED / "contractive.ckpt", weights_only=True)
+    ckpt = torch.load(SLIM / "contractive.ckpt", weights_only=True)
     ckpt["demo_card"] = {"preset": "contractive"}
     ckpt["datamodule_hyper_parameters"] = {"batch_size": 64, "limit_train": 20000}
     torch.save(ckpt, tmp_path / "c.ckpt")
@@ -45,7 +57,7 @@ def test_a_stored_preset_and_data_settings_are_taken_from_the_file(tmp_path):
 
 
 def test_unusable_files_raise_checkpoint_errors(tmp_path):
-    shutil.copy(SHIPPED / "sparse.ckpt", tmp_path / "s.ckpt")
+    shutil.copy(SLIM / "sparse.ckpt", tmp_path / "s.ckpt")
     (tmp_path / "broken.ckpt").write_bytes(b"\x00" * 100)
     with pytest.raises(CheckpointError, match="corrupt"):
         read_card("broken", tmp_path / "broken.ckpt")

@@ -43,7 +43,8 @@ from demo.predictor import Predictor, training_data  # noqa: E402
 from demo.tempdir import owned_temp_dir, prune_empty_folders  # noqa: E402
 from regae.data import load_split  # noqa: E402
 from regae.errors import CheckpointError, RegaeError  # noqa: E402
-from tests.support.demo import SHIPPED, free_port, launch, small_reference  # noqa: E402
+from tests.demo.paths import SLIM  # noqa: E402
+from tests.support.demo import free_port, launch, small_reference  # noqa: E402
 
 pytestmark = pytest.mark.faults  # the hostile-input sweep runs in `nox -s faults`
 
@@ -65,7 +66,7 @@ def _overflowing_codes(c):
     w.copy_(torch.full_like(w, 3e38) * (torch.arange(w.shape[1]) % 2 * 2 - 1))
 
 
-BAD = {  # name -> how a copy of the shipped sparse.ckpt is spoilt
+BAD = {  # name -> how a copy of the slim sparse.ckpt is spoilt
     "nan-weights": _nan_weights,
     "overflow": _overflowing_codes,
     "hparams-list": lambda c: c.__setitem__("hyper_parameters", [1, 2]),
@@ -103,8 +104,8 @@ def address_space_limit(extra: int):
 @pytest.fixture(scope="module")
 def bad_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("bad-checkpoints")
-    (folder / "good.ckpt").write_bytes((SHIPPED / "sparse.ckpt").read_bytes())
-    base = torch.load(SHIPPED / "sparse.ckpt", weights_only=True)
+    (folder / "good.ckpt").write_bytes((SLIM / "sparse.ckpt").read_bytes())
+    base = torch.load(SLIM / "sparse.ckpt", weights_only=True)
     for name, spoil in {**BAD, **MAYBE}.items():
         ckpt = copy.deepcopy(base)
         spoil(ckpt)
@@ -154,7 +155,7 @@ def test_each_bad_checkpoint_is_listed_with_its_reason_and_the_good_one_works(ba
 def test_any_exception_of_one_checkpoint_makes_only_it_unusable(tmp_path, monkeypatch, error):
     """Whatever regae.load does or does not check: any Exception while loading or analysing one checkpoint."""
     for name in ("good", "bad"):
-        (tmp_path / f"{name}.ckpt").write_bytes((SHIPPED / "sparse.ckpt").read_bytes())
+        (tmp_path / f"{name}.ckpt").write_bytes((SLIM / "sparse.ckpt").read_bytes())
     card_from = predictor_module.card_from
 
     def failing(name, ckpt):
@@ -174,7 +175,7 @@ def test_any_exception_of_one_checkpoint_makes_only_it_unusable(tmp_path, monkey
 
 
 def test_keyboard_interrupt_is_not_swallowed(tmp_path, monkeypatch):
-    (tmp_path / "m.ckpt").write_bytes((SHIPPED / "sparse.ckpt").read_bytes())
+    (tmp_path / "m.ckpt").write_bytes((SLIM / "sparse.ckpt").read_bytes())
 
     def interrupted(*args):
         raise KeyboardInterrupt
@@ -355,7 +356,7 @@ def test_the_temp_folders_of_n_requests_are_removed(tmp_path):
     parent = tmp_path / "parent"
     env, tmp = os.environ.get("GRADIO_TEMP_DIR"), tempfile.tempdir
     (tmp_path / "good").mkdir()
-    (tmp_path / "good" / "good.ckpt").write_bytes((SHIPPED / "sparse.ckpt").read_bytes())
+    (tmp_path / "good" / "good.ckpt").write_bytes((SLIM / "sparse.ckpt").read_bytes())
     n = 4
     with owned_temp_dir(parent, prune_every=3600) as root:
         assert root.parent == parent and os.environ["GRADIO_TEMP_DIR"] == str(root / "gradio")
@@ -404,7 +405,8 @@ def test_python_m_demo_serves_the_good_checkpoint_and_leaves_no_temp_folders(bad
     gradio_tmp = tmp_path / "gradio-tmp"
     port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(gradio_tmp), "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen([sys.executable, "-m", "demo", "--checkpoints", str(folder), "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "demo", "--checkpoints", str(folder), "--port", str(port),
+                               "--cache", str(tmp_path / "cache")],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 240

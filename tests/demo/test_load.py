@@ -32,9 +32,9 @@ def as_served(case: Case, folder) -> tuple:
             {"data": [list(r) for r in e.table]}, "")
 
 
-def test_an_answer_for_another_input_is_caught(shipped, tmp_path):
+def test_an_answer_for_another_input_is_caught(slim, tmp_path):
     """The cross-talk check itself: its own answer passes, a neighbour's answer fails."""
-    (mine, other), = make_cases(shipped, "sparse", 1, 2, tmp_path / "inputs", first=2000)
+    (mine, other), = make_cases(slim, "sparse", 1, 2, tmp_path / "inputs", first=2000)
     assert mismatch(mine, as_served(mine, tmp_path)) is None
     assert "seen A differs" in mismatch(mine, as_served(other, tmp_path))
     out = list(as_served(mine, tmp_path))
@@ -43,9 +43,9 @@ def test_an_answer_for_another_input_is_caught(shipped, tmp_path):
 
 
 @pytest.mark.browser  # in the browser session: it serves the app and runs many clients
-def test_many_users_at_once_all_get_their_own_answers(shipped, tmp_path):
-    cases = make_cases(shipped, "sparse", USERS, RUNS, tmp_path / "inputs", first=1000)
-    demo = launch(shipped)
+def test_many_users_at_once_all_get_their_own_answers(slim, tmp_path):
+    cases = make_cases(slim, "sparse", USERS, RUNS, tmp_path / "inputs", first=1000)
+    demo = launch(slim)
     try:
         report = run_users(demo.local_url, cases, "sparse", DEADLINE_S, tmp_path / "downloads")
     finally:

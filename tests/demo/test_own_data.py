@@ -1,7 +1,7 @@
 """The demo on checkpoints of other datasets: a 3-class RGB 32x32 folder, a grey 48x48 npz, an unlabelled npy.
 
 Tiny checkpoints are trained with `regae fit` for a few steps (conftest's ``own_data``) and put in
-one folder with the shipped MNIST model, as a user's folder might hold them. Each is judged on
+one folder with the slim MNIST test model, as a user's folder might hold them. Each is judged on
 its own data (checked against that data read independently), and the app serves them all.
 """
 
@@ -62,7 +62,10 @@ def test_each_checkpoint_is_judged_on_its_own_data(own, own_data):
     # Unlabelled: no classifier, no accuracy, a sentence saying so; the map is still there.
     assert noise.insight.classifier is None and noise.insight.accuracy is None
     assert "npy:noise.npy has no labels" in noise.insight.no_classes
-    assert noise.insight.map.pca.basis.shape == (noise.model.latent_dim, 2)
+    assert noise.insight.map.projection.basis.shape == (noise.model.latent_dim, 2)
+    assert noise.insight.map.projection.kind == "PC" and noise.insight.separation is None  # no labels: PCA
+    for m in (cells, patches, sparse):  # labelled: Fisher's linear discriminant, and how well it separates
+        assert m.insight.map.projection.kind == "LD" and 0 <= m.insight.separation <= 1
 
 
 @pytest.mark.parametrize("name", ["cells", "patches"])
@@ -85,12 +88,15 @@ def test_interpolation_between_two_test_images_of_its_dataset(own, name):
     a, b = (names[k] for k in result.proba.argmax(1))
     assert rows[0][1:3] == [a, a] and rows[-1][1:3] == [b, b]
     assert {r[1] for r in rows} | {r[2] for r in rows} <= set(data.classes)
-    # The map: both routes start at the code of A and end at the code of B (a plain forward pass each).
-    model, pca = own.model(name), own.loaded(name).insight.map.pca
+    # The map: both routes start at the code of A and end at the code of B (a plain forward pass each),
+    # placed by the map's projection exactly where the routes end.
+    model, projection = own.model(name), own.loaded(name).insight.map.projection
     with torch.no_grad():
-        ends = pca.project(torch.cat([model.encode(x[k : k + 1]) for k in (0, 1)]).numpy())  # (2, 2)
+        h = torch.cat([model.encode(x[k : k + 1]) for k in (0, 1)])  # (2, d), each alone
+    torch.testing.assert_close(result.pixel_codes[[0, -1]], h, atol=1e-5, rtol=0)
     for points in (result.pixel_points, result.latent_points):
-        np.testing.assert_allclose(points[[0, -1]], ends, atol=1e-5)
+        np.testing.assert_allclose(points[[0, -1]], projection.project(result.pixel_codes[[0, -1]].numpy()),
+                                   rtol=1e-12, atol=1e-12)  # the same float64 arithmetic, rows in another batch
 
 
 def test_cards_and_input_lines_show_each_dataset_and_input_size(own):
