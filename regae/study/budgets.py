@@ -54,7 +54,11 @@ class Recipe:
     ``images`` caps the training images at the default level (costly nets); tiny and full
     ignore it (tiny has its own cap, full uses all). ``pretrain`` (tiny, default, full): epochs
     of greedy layer-wise pre-training per layer before the end-to-end training
-    (:mod:`regae.study.pretrain`, MLP nets); 0 trains from the random start.
+    (:mod:`regae.study.pretrain`, MLP nets); 0 trains from the random start. ``pretrain_corrupt``:
+    each pre-trained layer a denoising AE with this input corruption (e.g. ``masking:0.25``: a
+    stacked denoising autoencoder); None, plain AEs. ``epochs`` 0 at a level: no end-to-end
+    training, the net as pre-training left it (or as it starts: the random init a classifier
+    fine-tunes from).
     """
 
     name: str
@@ -67,13 +71,21 @@ class Recipe:
     lr_floor: float = 0.0
     pretrain: tuple[int, int, int] = (0, 0, 0)
     evidence: str = ""
+    pretrain_corrupt: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.pretrain) != 3 or min(self.pretrain) < 0:
             raise ConfigError(f"Expected 3 pre-training epoch counts >= 0 (tiny, default, full), got {self.pretrain}.")
-        if len(self.epochs) != 3 or min(self.epochs) < 1 or len(self.seeds) != 3 or min(self.seeds) < 1:
-            raise ConfigError(f"Expected 3 epochs and 3 seed counts >= 1 (tiny, default, full), got "
+        if len(self.epochs) != 3 or min(self.epochs) < 0 or len(self.seeds) != 3 or min(self.seeds) < 1:
+            raise ConfigError(f"Expected 3 epochs >= 0 and 3 seed counts >= 1 (tiny, default, full), got "
                               f"{self.epochs}, {self.seeds}.")
+        if self.pretrain_corrupt is not None:
+            if not max(self.pretrain):
+                raise ConfigError(f"Expected pre-training epochs with `pretrain_corrupt`={self.pretrain_corrupt!r}, "
+                                  f"got pretrain={self.pretrain}.")
+            from regae.data.corrupt import Corruption  # here: `regae study --help` reads the recipes without torch
+
+            Corruption.parse(self.pretrain_corrupt)  # a bad spec fails here, with its allowed range
         if self.batch_size < 1 or not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"Expected `batch_size` >= 1 and `lr` > 0, got {self.batch_size}, {self.lr}.")
 
@@ -94,6 +106,7 @@ class Budget:
     lr_floor: float
     seeds: int
     pretrain_epochs: int = 0
+    pretrain_corrupt: str | None = None
 
     @property
     def n_train(self) -> int:
@@ -108,8 +121,14 @@ class Budget:
 
     def describe(self) -> str:
         seeds = f"{self.seeds} seed{'s' if self.seeds > 1 else ''}"
-        first = (f"greedy layer-wise pre-training, {self.pretrain_epochs} epoch{'s' if self.pretrain_epochs > 1 else ''} "
-                 "per layer, then ") if self.pretrain_epochs else ""
+        kind = f" as denoising AEs ({self.pretrain_corrupt})" if self.pretrain_corrupt else ""
+        per_layer = f"{self.pretrain_epochs} epoch{'s' if self.pretrain_epochs > 1 else ''} per layer"
+        first = f"greedy layer-wise pre-training{kind}, {per_layer}, then " if self.pretrain_epochs else ""
+        if not self.epochs:  # nothing end to end: the pre-trained stack, or the random init
+            done = (f"greedy layer-wise pre-training{kind} on {self.n_train:,} training images, {per_layer}, batch "
+                    f"{self.batch_size}, Adam {self.lr:g}; no end-to-end training") if self.pretrain_epochs else \
+                "no training (the random init)"
+            return f"{done}; {seeds}; scored on {self.test_images:,} test images"
         return (f"{first}{self.n_train:,} training images x {self.epochs} epochs, batch {self.batch_size} "
                 f"({self.steps():,} steps), Adam {self.lr:g} with cosine decay after a {self.warmup:.0%} warm-up; "
                 f"{seeds}; scored on {self.test_images:,} test images")
@@ -127,7 +146,7 @@ def plan(level: Level | str, recipe: Recipe | str, seeds: int | None = None) -> 
         raise ConfigError(f"Expected `seeds` >= 1, got {seeds}.")
     return Budget(level.name, recipe.name, images, level.test_images, level.val_images, recipe.epochs[i],
                   recipe.batch_size, recipe.lr, recipe.warmup, recipe.lr_floor, seeds or recipe.seeds[i],
-                  recipe.pretrain[i])
+                  recipe.pretrain[i], recipe.pretrain_corrupt if recipe.pretrain[i] else None)
 
 
 RECIPES = {r.name: r for r in (

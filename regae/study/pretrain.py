@@ -11,6 +11,16 @@ layer that outputs pixels, the hidden activation for the others), the shallow AE
 
 is trained with Adam on the codes of the layers below, which are fixed by then. The net's
 weights then start the usual end-to-end training from there instead of from random.
+
+With ``corrupt`` (a :class:`~regae.data.corrupt.Corruption` spec such as ``masking:0.25``) each
+shallow AE is a denoising AE (Vincent et al. 2008, 2010: a stacked denoising autoencoder): its
+encoder sees x̃_{k-1} ~ q(x̃ | x_{k-1}), the loss still compares with the clean x_{k-1}, and the
+next layer is trained on the clean codes ``x_k = f_k(W_k x_{k-1} + b_k)``::
+
+    min  (1/B) Σ_b ‖g_k(V_k f_k(W_k x̃_{k-1} + b_k) + c_k) − x_{k-1}‖² / n_{k-1}
+
+The noise has its own generator, so the batches are the same with and without it, and
+``corrupt=None`` is exactly the plain pre-training.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from regae.data.corrupt import Corruption
 from regae.data.dataset import to_float
 from regae.nets.base import AENet
 from regae.nets.mlp import MLPDecoder, MLPEncoder
@@ -44,14 +55,23 @@ def _codes(x: Tensor, w: nn.Linear, f: nn.Module, chunk: int = 4096) -> Tensor:
     return torch.cat([f(w(part)) for part in x.split(chunk)])
 
 
+#: the noise generator's seed is ``seed + NOISE_SEED``: a stream apart from the one that shuffles the batches
+NOISE_SEED = 7919
+
+
 def pretrain(net: AENet, images: Tensor, epochs: int, lr: float = 1e-3, batch_size: int = 64, seed: int = 0,
-             log: Callable[[str], None] | None = None) -> list[float]:
+             log: Callable[[str], None] | None = None, corrupt: str | None = None) -> list[float]:
     """Pre-train ``net``'s layers in place on ``images`` (N, C, H, W; uint8 or floats in [0, 1]),
-    ``epochs`` passes per layer; returns each layer's mean loss over its last epoch."""
+    ``epochs`` passes per layer; returns each layer's mean loss over its last epoch (against the
+    clean inputs). ``corrupt``: each layer a denoising AE with this input corruption (e.g.
+    ``masking:0.25``); masking suits any layer, gaussian and salt_and_pepper clip to [0, 1]
+    (inputs in [0, 1]: the images, sigmoid codes)."""
     if epochs < 1:
         raise ValueError(f"Expected `epochs` >= 1 for pre-training, got {epochs}.")
+    corruption = Corruption.parse(corrupt) if corrupt else None
     x = (to_float(images) if images.dtype == torch.uint8 else images.float()).flatten(1)
     gen = torch.Generator().manual_seed(seed)
+    noise = torch.Generator().manual_seed(seed + NOISE_SEED) if corruption is not None else None
     losses = []
     for k, (w, f, v, g) in enumerate(layer_pairs(net)):
         params = [*w.parameters(), *v.parameters()]
@@ -59,8 +79,9 @@ def pretrain(net: AENet, images: Tensor, epochs: int, lr: float = 1e-3, batch_si
         for epoch in range(epochs):
             total, batches = torch.zeros(()), 0
             for idx in torch.randperm(len(x), generator=gen).split(batch_size):
-                xb = x[idx]
-                loss = nn.functional.mse_loss(g(v(f(w(xb)))), xb)
+                xb = x[idx]  # (B, n_{k-1}), clean
+                x_in = corruption(xb, noise) if corruption is not None else xb
+                loss = nn.functional.mse_loss(g(v(f(w(x_in)))), xb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -75,13 +96,13 @@ def pretrain(net: AENet, images: Tensor, epochs: int, lr: float = 1e-3, batch_si
 
 
 def pretrain_on(net: AENet, data, epochs: int, lr: float, batch_size: int, seed: int,
-                log: Callable[[str], None] | None = None) -> list[float]:
+                log: Callable[[str], None] | None = None, corrupt: str | None = None) -> list[float]:
     """:func:`pretrain` on the training images of ``data`` (an :class:`~regae.data.datamodule.ImageDataModule`,
     set up here), then one summary line to ``log``: layers, wall and CPU seconds, last-epoch losses."""
     wall0, cpu0 = time.perf_counter(), time.process_time()
     data.setup("fit")
-    losses = pretrain(net, data.train[0], epochs, lr=lr, batch_size=batch_size, seed=seed, log=log)
+    losses = pretrain(net, data.train[0], epochs, lr=lr, batch_size=batch_size, seed=seed, log=log, corrupt=corrupt)
     if log:
-        log(f"    pre-trained {len(losses)} layers in {time.perf_counter() - wall0:.0f} s wall, "
+        log(f"    pre-trained {len(losses)} layers{f' as denoising AEs ({corrupt})' if corrupt else ''} in {time.perf_counter() - wall0:.0f} s wall, "
             f"{time.process_time() - cpu0:.0f} s CPU; last-epoch losses {', '.join(f'{v:.5f}' for v in losses)}")
     return losses

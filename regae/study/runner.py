@@ -264,8 +264,9 @@ class StudyContext:
         seed = self.seed if seed is None else seed
         budget = replace(self.budget(recipe), seeds=1)  # the seed count does not change one run
         training = {k: v for k, v in asdict(budget).items() if k not in ("level", "recipe", "seeds", "test_images")}
-        if not training["pretrain_epochs"]:  # models trained before pre-training existed keep their cache keys
-            del training["pretrain_epochs"]
+        for option in ("pretrain_epochs", "pretrain_corrupt"):  # models trained before an option existed keep their keys
+            if not training[option]:
+                del training[option]
         key = json.dumps({"m": spec, "b": training, "s": seed, "d": self.device}, sort_keys=True)
         if key in self._trained:
             return self._trained[key]
@@ -293,14 +294,15 @@ class StudyContext:
         if budget.pretrain_epochs and not resuming:  # a resumed run's weights come from its checkpoint
             from regae.study.pretrain import pretrain_on
 
-            pretrain_on(model.net, data, budget.pretrain_epochs, budget.lr, budget.batch_size, seed, self.log)
+            pretrain_on(model.net, data, budget.pretrain_epochs, budget.lr, budget.batch_size, seed, self.log,
+                        corrupt=budget.pretrain_corrupt)
         trainer = train_model(model, data, budget.epochs, self.device, [recorder], max(1, budget.epochs // 10),
-                              resume_dir=run_dir)
+                              resume_dir=run_dir) if budget.epochs else None  # 0 epochs: as pre-training left it
         wall, cpu = recorder.seconds()
         trained = Trained(model.eval(), label, seed, budget, wall, cpu, (load0 + os.getloadavg()[0]) / 2,
-                          trainer.global_step, recorder.train, recorder.val, recorder.val_psnr)
-        self.log(f"    done in {trained.seconds:.0f} s wall, {trained.cpu_seconds:.0f} s CPU (load {trained.load:.1f}); "
-                 f"val PSNR {trained.val_psnr[-1]:.2f} dB")
+                          trainer.global_step if trainer else 0, recorder.train, recorder.val, recorder.val_psnr)
+        self.log(f"    done in {trained.seconds:.0f} s wall, {trained.cpu_seconds:.0f} s CPU (load {trained.load:.1f})"
+                 + (f"; val PSNR {trained.val_psnr[-1]:.2f} dB" if trained.val_psnr else "; no end-to-end training"))
         return trained
 
     def fine_tune(self, label: str, pre: Trained, recipe: str | Recipe, **classifier: Any) -> Tuned:

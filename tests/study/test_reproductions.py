@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from regae import AutoEncoder
+from regae.study.reproductions import vincent2010
 from regae.study.reproductions.published import agreement, figure_cell
 from regae.study.reproductions.rifai2011 import PUBLISHED, layer_figures
 from tests.support.helpers import run_cli
@@ -118,3 +119,56 @@ def test_hinton2006_quick_end_to_end(tmp_path):
     assert all(metrics[r]["ours"]["mean"] > 0 for r in ("deep autoencoder", "logistic PCA", "PCA"))
     assert len(metrics["orderings"]) == 3 and metrics["deep autoencoder"]["target_met"] in (True, False)
     assert 8 < metrics["PCA"]["ours"]["mean"] < 20  # PCA-30 fitted on 512 images, scored on 256: near the paper's 13.87
+
+
+def test_vincent_rows_differ_only_in_their_pretraining():
+    from dataclasses import replace
+
+    v = vincent2010
+    assert v.PUBLISHED.rows == {"SdA-3": (1.28,), "SAE-3": (1.40,)} and v.ROWS == ("SdA-3", "SAE-3", "no pre-training")
+    assert v.SDA.pretrain_corrupt == "masking:0.25" and replace(v.SDA, name=v.SAE.name, pretrain_corrupt=None) == v.SAE
+    # no end-to-end AE training: after (or without) pre-training, fine-tuning is the only step, the same for every row
+    assert v.SAE.epochs == v.RANDOM.epochs == (0, 0, 0) and v.RANDOM.pretrain == (0, 0, 0)
+    assert v.SAE.seeds == v.RANDOM.seeds == v.FINETUNE.seeds and min(v.FINETUNE.seeds[1:]) >= 3
+    assert list(v.ORDER) == [("SdA-3", "SAE-3"), ("SAE-3", "no pre-training"), ("SdA-3", "no pre-training")]
+
+
+def test_vincent_layer_errors_on_a_hand_made_stack():
+    """All weights and biases 0: every unit is sigmoid(0) = 1/2, so layer 1 reconstructs each pixel as 1/2
+    (MSE mean (x − 1/2)², clean or masked alike) and layers 2 and 3 reconstruct their constant input 1/2 exactly."""
+    model = AutoEncoder(**vincent2010.NET)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    images = torch.rand(5, 1, 28, 28)
+    errors = vincent2010.layer_errors(model, images, noise="masking:0.5")
+    expected = float(((images - 0.5) ** 2).mean())
+    assert errors[0] == pytest.approx({"clean": expected, "corrupted": expected}, rel=1e-6)
+    assert errors[1:] == [{"clean": 0.0, "corrupted": 0.0}] * 2
+
+
+@pytest.mark.slow
+def test_vincent2010_quick_end_to_end(tmp_path):
+    out = tmp_path / "out"
+    code, stdout, err = run_cli("reproduce", "vincent2010", "--quick", "--out", str(out), "--cache", str(tmp_path / "cache"))
+    assert code == 0, err
+    assert "pre-trained 3 layers as denoising AEs (masking:0.25)" in stdout and "pre-trained 3 layers in" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    table = metrics["vincent2010_table"]
+    for row, paper in (("SdA-3", 1.28), ("SAE-3", 1.40), ("no pre-training", None)):
+        err_ = table[row]["test_error"]
+        assert 0 <= err_["ci_low"] <= err_["mean"] <= err_["ci_high"] <= 100 and len(err_["per_seed"]) == 1
+        assert table[row]["paper"]["test_error"] == paper and (table[row]["agrees"] is None) == (paper is None)
+    orderings = metrics["vincent2010_orderings"]["test_error"]
+    assert [(r["a"], r["b"]) for r in orderings] == [("SdA-3", "SAE-3"), ("SAE-3", "no pre-training"),
+                                                      ("SdA-3", "no pre-training")]
+    assert all(0 <= r["p"] <= 1 and r["test"] == "exact McNemar" for r in orderings)
+    layers = metrics["vincent2010_layers"]
+    assert [len(layers[row]) for row in ("SdA-3", "SAE-3", "no pre-training")] == [3, 3, 3]
+    # layer 1 sees the same images in every row: pre-training moved it away from the random init
+    assert layers["SdA-3"][0]["clean"]["mean"] < layers["no pre-training"][0]["clean"]["mean"]
+    assert metrics["report"]["models"] == 6 and metrics["report"]["models_from_cache"] == 0
+    index = (out / "index.md").read_text()
+    assert "| SdA-3 | denoising AEs (masking:0.25) | 1.28 % |" in index and "| no pre-training | none (random init) | —" in index
+    assert "Where this run differs from the paper" in index and "papernotes" in index
+    assert (out / "figures/vincent2010/curves.png").stat().st_size > 2000

@@ -156,3 +156,45 @@ def test_a_model_killed_mid_training_continues_from_its_last_epoch(tmp_path, mon
     assert len(resumed.train_loss) == 3 and resumed.val_psnr == pytest.approx(straight.val_psnr)
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), (name, (a - b).abs().max(), straight.train_loss, resumed.train_loss)
+
+
+def test_pretraining_noise_and_zero_epochs_in_recipes():
+    sda = Recipe("x", epochs=(0, 0, 0), pretrain=(1, 10, 20), pretrain_corrupt="masking:0.25")
+    assert plan("default", sda).pretrain_corrupt == "masking:0.25" and plan("default", sda).steps() == 0
+    assert plan("default", sda).describe().startswith(
+        "greedy layer-wise pre-training as denoising AEs (masking:0.25) on 55,000 training images, 10 epochs per layer, "
+        "batch 128, Adam 0.001; no end-to-end training; 3 seeds")
+    assert plan("default", Recipe("x", epochs=(0, 0, 0))).describe().startswith("no training (the random init); ")
+    assert plan("default", "deep").pretrain_corrupt is None  # every existing recipe pre-trains plain AEs
+    with pytest.raises(ConfigError, match="pre-training epochs with `pretrain_corrupt`"):
+        Recipe("x", epochs=(1, 2, 3), pretrain_corrupt="masking:0.25")
+    with pytest.raises(ConfigError, match=r"masking level in \(0.0, 1.0\], got 2.0"):
+        Recipe("x", epochs=(1, 2, 3), pretrain=(1, 1, 1), pretrain_corrupt="masking:2")
+    with pytest.raises(ConfigError, match="3 epochs >= 0"):
+        Recipe("x", epochs=(1, -1, 3))
+
+
+def test_cache_keys_name_pretraining_noise_only_when_it_is_set(tmp_path):
+    """A model trained before ``pretrain_corrupt`` existed keeps its key (no new entry with its default), a
+    stacked denoising AE gets its own; 0 epochs gives the pre-trained stack, or the random init, untouched."""
+    import json
+
+    from regae.study.runner import StudyContext
+
+    ctx = StudyContext("tiny", tmp_path, cache=tmp_path / "cache")
+    net = dict(arch="mlp", widths=[16], latent_dim=8, hidden_activation="sigmoid")
+    base = {"train_images", "val_images", "epochs", "batch_size", "lr", "warmup", "lr_floor"}
+    trained = ctx.fit("ae", Recipe("a", epochs=(1, 1, 1), batch_size=64), **net)
+    plain = ctx.fit("sae", Recipe("p", epochs=(0, 0, 0), pretrain=(1, 1, 1), batch_size=64), **net)
+    noisy = ctx.fit("sda", Recipe("n", epochs=(0, 0, 0), pretrain=(1, 1, 1), batch_size=64, pretrain_corrupt="masking:0.5"),
+                    **net)
+    init = ctx.fit("init", Recipe("i", epochs=(0, 0, 0)), **net)
+    assert set(json.loads(trained.key)["b"]) == base and set(json.loads(init.key)["b"]) == base
+    assert json.loads(plain.key)["b"] == {k: json.loads(plain.key)["b"][k] for k in base} | {"pretrain_epochs": 1}
+    assert json.loads(noisy.key)["b"] == json.loads(plain.key)["b"] | {"pretrain_corrupt": "masking:0.5"}
+    assert plain.steps == 0 and plain.val_psnr == [] and len(trained.val_psnr) == 1
+    first = [layer.weight for layer in (plain.model.net.encoder[1], noisy.model.net.encoder[1])]
+    assert not torch.equal(*first)  # same seed, same init and batches: the noise made the difference
+    start = ctx.initial_model(**net).state_dict()
+    assert all(torch.equal(start[k], v) for k, v in init.model.state_dict().items())
+    assert not torch.equal(start["net.encoder.1.weight"], plain.model.state_dict()["net.encoder.1.weight"])

@@ -16,4 +16,7 @@ REPRODUCTIONS: dict[str, tuple[str, str]] = {
     "hinton2006": ("regae.study.reproductions.hinton2006",
                    "Hinton & Salakhutdinov 2006, Fig. 2B (MNIST): squared error of 30-d codes, deep AE vs logistic "
                    "PCA vs PCA"),
+    "vincent2010": ("regae.study.reproductions.vincent2010",
+                    "Vincent et al. 2010, Stacked Denoising Autoencoders, Table 3 (MNIST): 784-1000-1000-1000-10 test "
+                    "error after denoising / plain / no pre-training"),
 }

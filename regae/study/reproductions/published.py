@@ -10,6 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
+from regae.reports import stats
+from regae.study.compare import N_BOOT
+
 
 @dataclass(frozen=True)
 class Published:
@@ -45,3 +50,13 @@ def figure_cell(summary: dict, unit: str, digits: int = 2) -> str:
     if summary.get("ci_low") is not None and summary.get("ci_high") is not None:
         interval = f" [{summary['ci_low']:.{digits}f}, {summary['ci_high']:.{digits}f}]"
     return f"{centre}{' ' + unit if unit else ''}{interval}"
+
+
+def error_summary(correct: list[np.ndarray], seed: int = 0) -> dict:
+    """Test error (%) of a classifier trained with several seeds, from each seed's boolean ``correct`` (N,):
+    ``{"mean", "std", "ci_low", "ci_high", "per_seed"}``, the error side of
+    :func:`regae.reports.stats.accuracy_summary` (std None and a Wilson interval for one seed)."""
+    acc = stats.accuracy_summary(correct, n_boot=N_BOOT, seed=seed)
+    return {"mean": 100 * (1 - acc["accuracy"]), "std": None if acc["std_over_seeds"] is None else 100 * acc["std_over_seeds"],
+            "ci_low": 100 * (1 - acc["ci_high"]), "ci_high": 100 * (1 - acc["ci_low"]),
+            "per_seed": [100 * (1 - a) for a in acc["per_seed"]]}

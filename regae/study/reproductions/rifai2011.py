@@ -29,13 +29,12 @@ import torch
 from regae.data.mnist import load_split
 from regae.model.inference import classify, encode
 from regae.regularizers.contractive import frobenius_sigmoid_layer
-from regae.reports import stats
 from regae.reports.section import Section
 from regae.reports.tables import md_table, number_table
 from regae.study import compare as cmp
 from regae.study.budgets import Recipe
 from regae.study.figures import curves
-from regae.study.reproductions.published import Published, agreement, figure_cell
+from regae.study.reproductions.published import Published, agreement, error_summary, figure_cell
 from regae.study.runner import StudyContext, Trained, Tuned
 
 KEY = "rifai2011"
@@ -164,10 +163,7 @@ def table_section(ctx: StudyContext, chosen: dict, correct: dict, layer: dict) -
               "‖J‖: paper (×10⁻⁴)", "‖J_f(x)‖_F ours", "‖J‖²_F / (784·1000) ours (×10⁻⁴)", "SAT: paper", "SAT ours"]
     rows, metrics = [], {}
     for row, (err_p, jac_p, sat_p) in PUBLISHED.rows.items():
-        acc = stats.accuracy_summary(correct[row], n_boot=cmp.N_BOOT, seed=ctx.seed)
-        err = {"mean": 100 * (1 - acc["accuracy"]), "std": None if acc["std_over_seeds"] is None else 100 * acc["std_over_seeds"],
-               "ci_low": 100 * (1 - acc["ci_high"]), "ci_high": 100 * (1 - acc["ci_low"]),
-               "per_seed": [100 * (1 - a) for a in acc["per_seed"]]}
+        err = error_summary(correct[row], seed=ctx.seed)
         jac = np.array([f["jacobian"].mean() for f in layer[row]])
         jac_sq = np.array([(f["jacobian"] ** 2).mean() / (784 * 1000) for f in layer[row]])
         sat = np.array([100 * f["sat"].mean() for f in layer[row]])
