@@ -31,9 +31,12 @@ from regae.data.record import DATAMODULE_KEY, LEGACY, RECORD_KEY, checkpoint_rec
 from regae.data.registry import load_recorded
 from regae.errors import CheckpointError, ConfigError, DataError
 from regae.model.autoencoder import CHECKPOINT_KEY, AutoEncoder
+from regae.model.classifier import KIND as CLASSIFIER_KIND
 
 Checkpoint = dict[str, Any]
 
+#: regae's entry in an autoencoder's checkpoint has no ``kind``; other models name theirs (a classifier: "classifier")
+AE_KIND = "autoencoder"
 #: the most a checkpoint may take in memory once read (its members inflated): 4 GiB
 MAX_CHECKPOINT_BYTES = 4 * 2**30
 #: the pickle that describes a checkpoint's structure (tensors are separate members): a few KB in practice
@@ -137,6 +140,11 @@ def model_from(ckpt: Checkpoint, where: str | Path = "checkpoint") -> AutoEncode
 
     Built on the ``meta`` device first: its size is capped and its shapes are compared with the
     stored weights before anything is allocated. ``where`` names the file in error messages."""
+    kind = ckpt[CHECKPOINT_KEY].get("kind", AE_KIND)
+    if kind != AE_KIND:  # e.g. what `regae finetune` writes: EncoderClassifier.from_checkpoint reads those
+        hint = (": regae finetune wrote it; load it with EncoderClassifier.from_checkpoint" if kind == CLASSIFIER_KIND
+                else "")
+        raise CheckpointError(f"checkpoint {where} holds a {str(kind)[:40]!r} model, not an autoencoder{hint}")
     # LightningCLI adds bookkeeping keys such as `_instantiator`; they are not constructor arguments
     hparams = {str(k): v for k, v in ckpt.get("hyper_parameters", {}).items() if not str(k).startswith("_")}
     try:

@@ -27,6 +27,8 @@ TRAINER_COMMANDS: dict[str, str] = {
 COMMANDS: dict[str, Command] = {
     "compare": Command("regae.cli.report:compare_main", "train sparse + contractive AEs, then write the report"),
     "report": Command("regae.cli.report:report_main", "analyse checkpoints: t-SNE, interpolation, classifiers"),
+    "finetune": Command("regae.cli.finetune:finetune_main",
+                        "fine-tune an AE's encoder + a softmax layer with labels: test accuracy with its interval"),
     "check-rerun": Command("regae.cli.rerun:check_rerun_main",
                            "set a rerun's report beside a published one: each figure inside its 95 % interval?"),
     "study": Command("regae.cli.study:study_main", "run the wider autoencoder study experiments"),

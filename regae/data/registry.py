@@ -119,16 +119,22 @@ def load_dataset(
     return load_npy(spec.path, max_bytes)
 
 
+def recorded_options(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The :func:`load_dataset` options (``dataset``, ``image_size``, ``channels``) that read the data a
+    checkpoint recorded again (an :class:`~regae.data.datamodule.ImageDataModule` takes the same names);
+    None (an old checkpoint): MNIST."""
+    record = record or {}
+    return {"dataset": record.get("dataset", "mnist"), "image_size": record.get("image_size"),
+            "channels": record.get("channels")}
+
+
 def load_recorded(record: Mapping[str, Any] | None, **overrides: Any) -> ImageDataset:
     """The dataset a checkpoint recorded (``model.data_record``); None (an old checkpoint): MNIST.
 
     ``overrides`` (e.g. ``max_bytes``) replace the recorded options.
     """
-    record = dict(record or {})
-    kwargs = {"dataset": record.get("dataset", "mnist"), "image_size": record.get("image_size"),
-              "channels": record.get("channels"), **overrides}
-    data = load_dataset(**kwargs)
-    want = record.get("shape")
+    data = load_dataset(**{**recorded_options(record), **overrides})
+    want = (record or {}).get("shape")
     if want is not None and list(data.shape) != list(want):
         raise DataError(f"{data.spec}: images are now {list(data.shape)} (C, H, W), the checkpoint was trained on {want}")
     return data

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from regae.data.record import checkpoint_record
 from regae.errors import CheckpointError, ConfigError
 from regae.model.autoencoder import CHECKPOINT_KEY, AutoEncoder
 from regae.model.optimizers import OPTIMIZERS, make_optimizer
@@ -74,6 +75,9 @@ class EncoderClassifier(pl.LightningModule):
         self.head = nn.Linear(self.latent_dim, num_classes)
         if freeze_encoder:
             self.encoder.requires_grad_(False)
+        #: the record of the data it was fine-tuned on (:meth:`from_checkpoint` reads it from a checkpoint that
+        #: :func:`regae.checkpoints.slim.save_model` wrote with one); None for a fresh model
+        self.data_record: dict[str, Any] | None = None
 
     @classmethod
     def from_autoencoder(cls, model: AutoEncoder, **kwargs: Any) -> EncoderClassifier:
@@ -98,6 +102,7 @@ class EncoderClassifier(pl.LightningModule):
             raise CheckpointError(f"not a regae classifier checkpoint (kind {entry.get('kind', 'autoencoder')!r})")
         model = cls(**{k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")})
         model.load_state_dict(ckpt["state_dict"])
+        model.data_record = checkpoint_record(ckpt)
         return model
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -224,6 +224,14 @@ def accuracy_summary(correct: list[np.ndarray], n_boot: int = N_BOOT, seed: int 
             else None, "ci_low": lo, "ci_high": hi, "per_seed": per_seed, "n_test": int(len(correct[0]))}
 
 
+def error_side(summary: dict) -> dict:
+    """The error rate of an :func:`accuracy_summary`: ``{'error', 'ci_low', 'ci_high', 'n_test'}`` with
+    error = 1 − accuracy and interval [1 − high, 1 − low] (for one seed the Wilson interval of the
+    n − k wrong items: the score interval is symmetric under k -> n − k)."""
+    return {"error": 1 - summary["accuracy"], "ci_low": 1 - summary["ci_high"], "ci_high": 1 - summary["ci_low"],
+            "n_test": summary["n_test"]}
+
+
 #: keys of a comparison result: (difference, interval low, interval high)
 ESTIMATE_KEYS = ("estimate", "ci_low", "ci_high")
 #: the same for accuracy comparisons (:func:`compare_correct`), in percentage points

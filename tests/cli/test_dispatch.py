@@ -110,7 +110,7 @@ def imported_modules(tmp_path, *args: str) -> tuple[int, set[str], str]:
     ("fit", "--config", "sparse", "--model.latnt_dim", "3"),
     ("fit", "--modle.lr", "1"),
     ("compare", "--help"), ("report", "--help"), ("compare", "--seeds", "0"),
-    ("study", "--help"),
+    ("study", "--help"), ("finetune", "--help"), ("finetune", "--ckpt", "x.ckpt", "--epochs", "0"),
 ])
 def test_answers_without_torch_or_lightning(tmp_path, args):
     """The overview, the presets, the commands' help and the mistakes found before training import
@@ -148,7 +148,7 @@ def test_unknown_command_is_one_line():
     code, out, err = run_cli("frobnicate")
     assert code == 2 and out == ""
     assert err == "regae: error: unknown command 'frobnicate'; commands: fit, validate, test, compare, report, " \
-                  "check-rerun, study, reproduce, presets (see regae --help)\n"
+                  "finetune, check-rerun, study, reproduce, presets (see regae --help)\n"
 
 
 def test_value_errors_from_the_parser_are_one_line(tmp_path):
@@ -160,7 +160,7 @@ def test_value_errors_from_the_parser_are_one_line(tmp_path):
     assert not (tmp_path / "checkpoints").exists()
 
 
-@pytest.mark.parametrize("command", ["compare", "report", "check-rerun", "study", "reproduce", "presets"])
+@pytest.mark.parametrize("command", ["compare", "report", "finetune", "check-rerun", "study", "reproduce", "presets"])
 def test_every_command_help_reads_cleanly(command):
     """Each command's --help exits 0 and shows no unexpanded argparse escapes ('%%', '%(')."""
     from regae.cli.commands import COMMANDS

@@ -66,7 +66,7 @@ def test_the_checkpoint_rebuilds_the_classifier_and_is_not_an_autoencoder_s(tmp_
     again = EncoderClassifier.from_checkpoint(read_checkpoint(tmp_path / "c.ckpt"))
     x = torch.rand(3, 1, 8, 8)
     assert torch.equal(again(x), clf(x)) and again.hparams.lr == 0.3
-    with pytest.raises(CheckpointError, match="unusable hyperparameters"):
+    with pytest.raises(CheckpointError, match="holds a 'classifier' model, not an autoencoder: regae finetune wrote"):
         import regae
 
         regae.load(tmp_path / "c.ckpt")
@@ -84,3 +84,19 @@ def test_the_checkpoint_rebuilds_the_classifier_and_is_not_an_autoencoder_s(tmp_
 def test_bad_settings_are_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         EncoderClassifier(autoencoder=TINY_AE, **kwargs)
+
+
+def test_a_weights_only_checkpoint_keeps_the_data_record_it_is_given(tmp_path):
+    from regae.checkpoints.read import data_record, read_checkpoint
+    from regae.checkpoints.slim import save_model
+
+    record = {"dataset": "npz:/data/x.npz", "shape": [1, 8, 8], "classes": ["a", "b"], "image_size": None,
+              "channels": None}
+    clf = EncoderClassifier(autoencoder=TINY_AE, num_classes=2)
+    save_model(clf, tmp_path / "c.ckpt", record)
+    assert data_record(tmp_path / "c.ckpt") == record  # where a data module puts it: every reader finds it
+    again = EncoderClassifier.from_checkpoint(read_checkpoint(tmp_path / "c.ckpt"))
+    x = torch.rand(3, 1, 8, 8)
+    assert again.data_record == record and torch.equal(again(x), clf(x))
+    save_model(clf, tmp_path / "bare.ckpt")
+    assert EncoderClassifier.from_checkpoint(read_checkpoint(tmp_path / "bare.ckpt")).data_record is None

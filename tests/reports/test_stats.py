@@ -9,6 +9,8 @@ import pytest
 
 from regae.reports.stats import (
     accuracy,
+    accuracy_summary,
+    error_side,
     fmt_p,
     mcnemar,
     mean_interval,
@@ -43,6 +45,14 @@ def test_wilson_coverage_on_simulated_binomials() -> None:
 def test_accuracy_dict() -> None:
     acc = accuracy(np.r_[np.ones(90), np.zeros(10)])
     assert acc["accuracy"] == 0.9 and acc["n"] == 100 and acc["ci_low"] < 0.9 < acc["ci_high"]
+
+
+def test_the_error_side_is_the_wilson_interval_of_the_wrong_items() -> None:
+    correct = np.arange(200) % 10 != 0  # 180 right, 20 wrong
+    err = error_side(accuracy_summary([correct]))
+    assert err["error"] == pytest.approx(0.1) and err["n_test"] == 200
+    assert (err["ci_low"], err["ci_high"]) == pytest.approx(wilson_interval(20, 200), rel=1e-12)
+    assert error_side(accuracy_summary([np.ones(48, bool)]))["ci_high"] == pytest.approx(1 - wilson_interval(48, 48)[0])
 
 
 def test_mcnemar_identical_predictions_p_is_one() -> None:
