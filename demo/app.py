@@ -4,10 +4,11 @@ Checkpoints of any dataset: one-channel models get drawing canvases, colour mode
 uploads, and switching the model switches the input size, the canvases, the random pair's data
 and the map. Only wiring lives here: canvas or upload -> model input is :mod:`demo.draw`; the
 models, classes, map and interpolation are :mod:`demo.predictor` (with :mod:`demo.insight`,
-:mod:`demo.latent_map` and :mod:`demo.card`); what the page shows of them is :mod:`demo.views`.
+:mod:`demo.latent_map` and :mod:`demo.card`); what the page shows of them is :mod:`demo.views`, and the
+unit view (one latent unit: what it codes, and its value in the code of A) is :mod:`demo.unit_view`.
 ``build_demo`` returns the Blocks; ``python -m demo`` launches it. Each page opens on a random
 test pair of the first model's data, already run (``demo.load``): canvases, panels, classes,
-strips, table and the map with both routes are filled before the first stroke. The Run
+strips, table, the map with both routes and the unit view are filled before the first stroke. The Run
 button turns a failure into a one-line ``gr.Error`` toast (bad input, missing or corrupt checkpoint,
 an unexpected bug); the live update after each stroke shows what is drawn so far and puts input
 problems in the status line. Either way the server keeps running. Canvases and uploads alike are
@@ -19,7 +20,6 @@ the others are served.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import time
 from pathlib import Path
@@ -30,7 +30,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: set befor
 import gradio as gr  # noqa: E402
 
 from demo.draw import CANVAS, InputImageError, for_canvas, prepare, read_upload, sketch_image  # noqa: E402
+from demo.handlers import friendly  # noqa: E402
 from demo.predictor import DEFAULT_STEPS, MAX_STEPS, MIN_STEPS, Predictor  # noqa: E402
+from demo.unit_view import unit_view  # noqa: E402
 from demo.views import (  # noqa: E402
     SEEN_PX,
     TILE_PX,
@@ -43,7 +45,6 @@ from demo.views import (  # noqa: E402
     zoom,
     zoom_for,
 )
-from regae.errors import RegaeError  # noqa: E402
 
 DEFAULT_CHECKPOINTS = Path(__file__).with_name("checkpoints")
 MAX_FILE_SIZE = "10mb"  # Gradio refuses larger uploads before any handler runs
@@ -52,8 +53,6 @@ MAX_QUEUE = 256  # requests waiting beyond that are refused with a message, not 
 DELETE_CACHE = (600, 3600)  # every 10 min, delete served/uploaded files older than an hour
 # for launch(css=...): uploads of small images (a 32x32 test image) fill their box, pixels visible
 CSS = "#photo-a img, #photo-b img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }"
-
-log = logging.getLogger("demo")
 
 INTRO = """\
 ## regae: pixel mix vs latent mix
@@ -73,7 +72,8 @@ Fisher's linear discriminant (axes LD 1, LD 2: the directions that pull the clas
 components PC 1, PC 2 for data without labels), and shows the test codes by class with both routes
 from A to B: the codes of the pixel mixes (magenta) and the straight latent line (black). How well
 the classes separate on it is measured, not assumed: the card's last column is the test accuracy
-of a 5-nearest-neighbour classifier on the map's 2-D points.
+of a 5-nearest-neighbour classifier on the map's 2-D points. **One unit of the code**, at the bottom:
+a latent unit's decoder image and the test images that drive it hardest, and a slider that sets its value in E(A).
 Checkpoints of other datasets work too: one-channel models get canvases (the whole drawing is resized
 to the model's size), colour models take uploads, and the random pair comes from the model's own data.
 """
@@ -116,25 +116,6 @@ def given(value) -> bool:
     if isinstance(value, dict):
         return value.get("composite") is not None or value.get("background") is not None
     return value is not None and not (isinstance(value, str) and not value)
-
-
-def friendly(fn):
-    """Run a handler; any failure becomes a short ``gr.Error`` message instead of a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args):
-        try:
-            return fn(*args)
-        except gr.Error:
-            raise
-        except RegaeError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except Exception as exc:  # a bug: keep its traceback in the server log only
-            log.exception("demo handler %s failed", fn.__name__)
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}); the app is still running, "
-                           "please try again.", print_exception=False) from None
-
-    return wrapper
 
 
 def build_demo(
@@ -184,7 +165,8 @@ def build_demo(
             missing = "B" if present == ["A"] else "A"
             done = f"{noun} {present[0]} only ({verb} {missing} for the interpolation)"
         else:
-            return (None,) * 7 + (latent_map.background, [], f"`{model_name}`: {verb} two {noun}s. {note}".strip())
+            return (None,) * 7 + (latent_map.background, [], f"`{model_name}`: {verb} two {noun}s. {note}".strip(),
+                                  (model_name, None))
         for i, k in enumerate(present):
             label = label_value(proba[i], names) if proba is not None else None
             panels[k] = (zoom(as_hwc(seen[i]), z_seen), zoom(as_hwc(recon[i]), z_seen), label)
@@ -192,7 +174,7 @@ def build_demo(
         ms = 1000 * (time.perf_counter() - t0)
         timing = f"`{model_name}`: {done}, computed in {ms:.0f} ms on {predictor.device}. {note}".strip()
         (sa, ra, ca), (sb, rb, cb) = panels["A"], panels["B"]
-        return sa, sb, ra, rb, ca, cb, strips, latent_map.draw(marks, **routes), table, timing
+        return sa, sb, ra, rb, ca, cb, strips, latent_map.draw(marks, **routes), table, timing, (model_name, images["A"])
 
     def read_inputs(model_name: str, canvases: tuple, photos: tuple, strict: bool) -> tuple[dict, list[str]]:
         """{"A": image or None, "B": ...} as the model takes them, and notes for the status line.
@@ -367,8 +349,10 @@ def build_demo(
                                   "codes; see its axes)", elem_id="map", format="png")
             table = gr.Dataframe(headers=["α", "class E(pixel mix)", "class latent mix", "PSNR dB", "‖h_α − h'_α‖₂"],
                                  datatype=["str"] * 5, interactive=False, elem_id="table")
+        unit_source = unit_view(predictor, usable[0] if usable else None)  # (model, A) from each run below
 
-        outputs = [seen[0], seen[1], recon[0], recon[1], classes[0], classes[1], strips, latent_map, table, timing]
+        outputs = [seen[0], seen[1], recon[0], recon[1], classes[0], classes[1], strips, latent_map, table, timing,
+                   unit_source]
         inputs = [model, canvases[0], canvases[1], steps, photos[0], photos[1]]
         go.click(run, inputs, outputs, api_name="run", concurrency_id="model")
         # After a stroke ends (the editor's change event fires on pointer-up), or an upload, debounced:

@@ -3,7 +3,8 @@
 :func:`demo.insight.analyse` encodes 30,000 images and decodes 10,000 per checkpoint (23–33 s of
 CPU for the full-size U-Nets the demo serves). Its result (the classifier's parameters, test
 accuracy, test PSNR, the map's projection, its rendered image and geometry, the map's 5-NN
-accuracy) is saved as one ``.npz`` file per checkpoint and data, named by its key:
+accuracy, the units' statistics and decoder images of :mod:`demo.units`) is saved as one ``.npz``
+file per checkpoint and data, named by its key:
 
     key = sha256( sha256(checkpoint file bytes), sha256(the reference data), settings )
 
@@ -16,8 +17,8 @@ accuracy) is saved as one ``.npz`` file per checkpoint and data, named by its ke
 
 Where: ``--cache DIR`` (``python -m demo``), else ``$REGAE_DEMO_CACHE``, else
 ``$XDG_CACHE_HOME/regae-demo``, else ``~/.cache/regae-demo`` (:func:`default_cache_dir`);
-``--no-cache`` computes everything at each start. Entries are small (~40 KB) and never expire;
-delete the folder to reclaim them. A cache that cannot be read or written never makes a checkpoint
+``--no-cache`` computes everything at each start. Entries are small (~70 KB for MNIST) and never
+expire; delete the folder to reclaim them. A cache that cannot be read or written never makes a checkpoint
 unusable: an unreadable, foreign or inconsistent entry is computed again (and rewritten), and a
 folder that cannot be written is reported once and the demo goes on without it. Entries are read
 with ``allow_pickle=False``: numbers, strings and a PNG, no code. No Gradio here.
@@ -37,11 +38,12 @@ import numpy as np
 
 from demo.insight import CodeClassifier, Insight, Reference
 from demo.latent_map import METHODS, LatentMap, Projection
+from demo.units import Units, check_units
 from regae.checkpoints.write import atomic_write_bytes
 
-VERSION = 1  # of what analyse() computes and of this file format: bump when either changes
+VERSION = 2  # of what analyse() computes and of this file format: bump when either changes
 ENV = "REGAE_DEMO_CACHE"
-MAX_ENTRY_BYTES = 16 * 2**20  # an entry is ~40 KB; anything far larger is not one of ours
+MAX_ENTRY_BYTES = 16 * 2**20  # an entry is ~70 KB for MNIST; anything far larger is not one of ours
 SUFFIX = ".npz"
 
 log = logging.getLogger("demo")
@@ -90,12 +92,13 @@ def to_bytes(insight: Insight, key: str) -> bytes:
         "n_train": insight.n_train, "n_test": insight.n_test, "reference": insight.reference,
         "image_shape": list(insight.image_shape), "seconds": insight.seconds, "no_classes": insight.no_classes,
         "separation": insight.separation, "n_map": insight.n_map, "projection": [p.kind, list(p.axes), p.note],
-        "box": list(m.box), "saved": time.time(),
+        "box": list(m.box), "saved": time.time(), "units_kind": insight.units.kind,
         "class_names": list(insight.classifier.class_names) if insight.classifier is not None else None,
     }
     arrays = {"meta": np.array(json.dumps(meta)), "map_png": np.frombuffer(m.png(), dtype=np.uint8),
               "map_origin": m.origin, "map_axes": m.axes, "proj_mean": p.mean, "proj_basis": p.basis,
               "proj_explained": p.explained}
+    arrays.update({f"units_{k}": v for k, v in insight.units._asdict().items() if k != "kind"})
     if insight.classifier is not None:
         arrays.update({f"clf_{k}": v for k, v in insight.classifier.params().items()})
     buf = io.BytesIO()
@@ -105,7 +108,7 @@ def to_bytes(insight: Insight, key: str) -> bytes:
 
 def from_bytes(data: bytes, key: str, latent_dim: int) -> Insight:
     """The :class:`Insight` :func:`to_bytes` wrote under ``key``; ``ValueError`` (or another exception) if
-    the bytes are not that, e.g. another key's entry, a truncated file or codes of another size."""
+    the bytes are not that, e.g. another key's entry, a truncated file or codes or images of another size."""
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(str(arrays["meta"]))
@@ -127,8 +130,10 @@ def from_bytes(data: bytes, key: str, latent_dim: int) -> Insight:
         classifier = CodeClassifier.from_params(tuple(meta["class_names"]), params)
         if classifier.params()["mean"].shape != (latent_dim,):
             raise ValueError("a classifier for codes of another size")
+    units = Units(str(meta["units_kind"]), *(arrays[f"units_{k}"] for k in Units._fields[1:]))
+    check_units(units, latent_dim, tuple(meta["image_shape"]), int(meta["n_test"]))
     return Insight(classifier, meta["accuracy"], float(meta["test_psnr"]), int(meta["n_train"]), int(meta["n_test"]),
-                   latent_map, str(meta["reference"]), tuple(meta["image_shape"]), float(meta["seconds"]),
+                   latent_map, str(meta["reference"]), tuple(meta["image_shape"]), float(meta["seconds"]), units,
                    meta["no_classes"], meta["separation"], int(meta["n_map"]), from_cache=True)
 
 

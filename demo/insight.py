@@ -10,7 +10,9 @@ shipped checkpoints; :func:`reference_from` makes one from any :class:`regae.dat
 * the 2-D map (:mod:`demo.latent_map`): a linear projection fitted on the same ``n_train`` training
   codes (Fisher's linear discriminant when labelled, PCA when not) on which every test code is
   drawn, coloured by class when labelled, and how well the classes separate on it: the accuracy
-  of a 5-NN fitted on the training codes' 2-D points, on the test codes' 2-D points.
+  of a 5-NN fitted on the training codes' 2-D points, on the test codes' 2-D points;
+* what each latent unit codes (:mod:`demo.units`): how often it is active, its top-activating test
+  images, its decoder image and the values it takes, for the page's unit view.
 
 Unlabelled data (or labels of one class only) gives no classifier and no accuracy: ``classifier``
 is None and ``no_classes`` says why, in a sentence for the page. A model whose codes or
@@ -20,8 +22,9 @@ reconstructions are not all finite (NaN weights, or finite ones that overflow) r
 Cost, with one torch thread on the shared 2-core machine: about 5 s of CPU per checkpoint for
 the slim U-Nets of the tests (widths 8/16/32), 23–33 s for the full-size ones the demo serves
 (16/32/64, docs/report-full), nearly all of it encoding 20,000 training and encoding and decoding
-10,000 test images; fitting, the map's 5-NN and rendering take under a second. So
-:mod:`demo.cache` keeps the result on disk, keyed by the checkpoint's bytes and the data. No Gradio here.
+10,000 test images; fitting, the map's 5-NN, rendering and the unit statistics (0.06 s) take under
+a second. So :mod:`demo.cache` keeps the result on disk, keyed by the checkpoint's bytes and the
+data. No Gradio here.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import torch
 from torch import Tensor
 
 from demo.latent_map import LatentMap, fit_projection, knn_accuracy, render
+from demo.units import Units, code_kind, unit_stats
 from regae.analysis.probe import CLASSIFIERS
 from regae.analysis.tsne import subset_indices
 from regae.errors import RegaeError
@@ -189,6 +193,7 @@ class Insight:
     reference: str  # the name of the reference data, e.g. "MNIST"
     image_shape: tuple[int, int, int]  # (C, H, W)
     seconds: float  # wall time it took to compute (the first time, when read from the cache)
+    units: Units  # each latent unit's activity, top test images, decoder image and observed values
     no_classes: str | None = None  # why there is no classifier, as a sentence; None when there is one
     separation: float | None = None  # the map's 5-NN test accuracy (knn_accuracy); None without classes
     n_map: int = 0  # training codes the map's projection was fitted on
@@ -223,8 +228,9 @@ def analyse(model, ref: Reference, n_train: int = N_TRAIN, seed: int = 0) -> Ins
                                   y_test)
     names = ref.class_names if labelled else None
     latent_map = render(h_test.numpy(), y_test, names, projection, separation, seed=seed)
+    units = unit_stats(model, h_test, code_kind(model))
     return Insight(clf, accuracy, psnr, len(idx) if clf is not None else 0, len(y_test), latent_map, ref.name, shape,
-                   time.perf_counter() - t0, no_classes, separation, len(fit_on))
+                   time.perf_counter() - t0, units, no_classes, separation, len(fit_on))
 
 
 def _finite_codes(codes: Tensor, of: str) -> None:

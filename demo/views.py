@@ -16,9 +16,11 @@ import numpy as np
 from demo.card import describe_model, preset_line, training_line
 from demo.insight import N_TRAIN
 from demo.predictor import Loaded, Predictor, Result
+from demo.units import Units, as_uint8
 
 SEEN_PX = 168  # side of the "what the model sees" panels (28 x 6)
 TILE_PX = 112  # side of one interpolation tile (28 x 4)
+UNIT_TILE_PX = 84  # side of one tile of the unit view's row (28 x 3)
 GAP = 4  # px between tiles
 NO_CLASS = "—"  # the table's class cells when the data has no classes
 SHOWN_CLASS_NAMES = 5  # class names listed in the line under the model menu
@@ -31,26 +33,41 @@ def zoom_for(shape: tuple[int, ...], px: int) -> int:
 
 def zoom(image: np.ndarray, factor: int) -> np.ndarray:
     """(H, W) or (H, W, 3) float in [0, 1] -> (H*f, W*f[, 3]) uint8, nearest neighbour (pixels stay visible)."""
-    v = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
-    return v.repeat(factor, 0).repeat(factor, 1)
+    return as_uint8(image).repeat(factor, 0).repeat(factor, 1)
 
 
 def as_hwc(t) -> np.ndarray:
-    """One image tensor (C, H, W) -> (H, W) for grey, (H, W, C) for colour."""
-    a = t.numpy()
+    """One image (C, H, W), a tensor or an array -> (H, W) for grey, (H, W, C) for colour."""
+    a = t.numpy() if hasattr(t, "numpy") else np.asarray(t)
     return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
 
 
-def strips_image(pixel: np.ndarray, latent: np.ndarray, zoom_factor: int = 4, gap: int = GAP) -> np.ndarray:
-    """Two rows of n tiles, (n, H, W[, 3]) each -> one image (2T + 3g, nT + (n+1)g[, 3]) uint8, T = H * zoom."""
-    n, th, tw = len(pixel), pixel.shape[1] * zoom_factor, pixel.shape[2] * zoom_factor
-    out = np.full((2 * th + 3 * gap, n * tw + (n + 1) * gap, *pixel.shape[3:]), 96, dtype=np.uint8)  # grey gutters
-    for row, images in enumerate((pixel, latent)):
+def grid_image(rows: list[np.ndarray], zoom_factor: int = 4, gap: int = GAP) -> np.ndarray:
+    """Rows of n tiles, (n, H, W[, 3]) floats in [0, 1] each -> one uint8 image (rT + (r+1)g, nT + (n+1)g[, 3]),
+    T = H * zoom, tiles on grey gutters of ``gap`` px."""
+    n, th, tw = len(rows[0]), rows[0].shape[1] * zoom_factor, rows[0].shape[2] * zoom_factor
+    out = np.full((len(rows) * (th + gap) + gap, n * tw + (n + 1) * gap, *rows[0].shape[3:]), 96, dtype=np.uint8)
+    for row, images in enumerate(rows):
         top = gap + row * (th + gap)
         for i, im in enumerate(images):
             left = gap + i * (tw + gap)
             out[top : top + th, left : left + tw] = zoom(im, zoom_factor)
     return out
+
+
+def strips_image(pixel: np.ndarray, latent: np.ndarray, zoom_factor: int = 4, gap: int = GAP) -> np.ndarray:
+    """Two rows of n tiles, (n, H, W[, 3]) each -> one image (2T + 3g, nT + (n+1)g[, 3]) uint8, T = H * zoom."""
+    return grid_image([pixel, latent], zoom_factor, gap)
+
+
+def unit_image(units: Units, j: int, test_images, zoom_factor: int, gap: int = GAP) -> np.ndarray:
+    """What unit ``j`` codes, in one row: its decoder image, a white space of ``3 * gap`` px, then its
+    top-activating test images (uint8 (N, H, W) or (N, C, H, W)), largest h_j first."""
+    tops = np.asarray(test_images[units.top[j]]).reshape(len(units.top[j]), *units.decoded.shape[1:])  # (n, C, H, W)
+    decoder, top = (grid_image([np.stack([as_hwc(t) for t in tiles / 255.0])], zoom_factor, gap)
+                    for tiles in (units.decoded[j][None], tops))
+    space = np.full((decoder.shape[0], 3 * gap, *decoder.shape[2:]), 255, dtype=np.uint8)
+    return np.concatenate([decoder, space, top], axis=1)
 
 
 def fmt_psnr(value: float) -> str:

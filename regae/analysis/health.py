@@ -13,7 +13,7 @@ On the test images, with h = E(x) and x̂ = D(h)::
 batch_topk codes; h > 1/2 for a sigmoid unit (more on than off); every unit of a linear code.
 "What its units code": for the most frequently active live units, the test images that drive
 each one hardest, and its decoder image D(s·e_j) (s the unit's 99th-percentile activation, on the
-model's mean code for a dense code).
+model's mean code for a dense code). The demo's unit view (demo/units.py) shows the same for every unit.
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ from regae.reports.tables import md_table  # noqa: E402
 
 DENSE_ABOVE = 0.10  # a unit active on more than this fraction of images is dense
 N_UNITS, N_TOP = 8, 6  # units shown, images per unit
+ZERO_BASED = ("relu", "topk", "batch_topk")  # codes whose units rest at 0: a unit is probed from the zero code
+
+
+def active_rule(latent_activation: str) -> str:
+    """When a unit counts as active, for people: ``h > 0.5``, ``h > 0``, ``all units (a linear code)``."""
+    kind = latent_activation.partition(":")[0]
+    return "all units (a linear code)" if kind not in ACTIVE_ABOVE else f"h > {ACTIVE_ABOVE[kind]:g}"
 
 
 def code_health(codes: Tensor, sq_err: np.ndarray, images: Tensor, latent_activation: str, seed: int = 0) -> dict:
@@ -52,8 +59,7 @@ def code_health(codes: Tensor, sq_err: np.ndarray, images: Tensor, latent_activa
     fvu = bootstrap_statistic(err, var, lambda e, v: e.mean(axis=(1, 2)) / v.mean(axis=(1, 2)), n_boot=2000, seed=seed)
     live = freq[freq > 0]
     return {
-        "active_rule": ("all units (a linear code)" if latent_activation.partition(":")[0] not in ACTIVE_ABOVE
-                        else f"h > {ACTIVE_ABOVE[latent_activation.partition(':')[0]]:g}"),
+        "active_rule": active_rule(latent_activation),
         "l0": mean_interval(l0), "latent_dim": int(codes.shape[1]),
         "dead_fraction": float((freq == 0).mean()), "dense_fraction": float((freq > DENSE_ABOVE).mean()),
         "fvu": {"estimate": fvu["estimate"], "ci_low": fvu["ci_low"], "ci_high": fvu["ci_high"]},
@@ -61,17 +67,29 @@ def code_health(codes: Tensor, sq_err: np.ndarray, images: Tensor, latent_activa
     }
 
 
-def unit_images(model, images: Tensor, codes: Tensor, latent_activation: str, n_units: int = N_UNITS,
-                n_top: int = N_TOP) -> dict[str, Any]:
-    """For the ``n_units`` most frequently active live units: their top-activating images and decoder images."""
-    act = active_units(codes, latent_activation)
-    freq = act.float().mean(0)  # (d,)
-    order = [int(j) for j in freq.argsort(descending=True) if freq[j] > 0][:n_units]
-    dense = latent_activation.partition(":")[0] not in ("relu", "topk", "batch_topk")
-    base = codes.mean(0) if dense else torch.zeros(codes.shape[1])
+def unit_order(codes: Tensor, latent_activation: str) -> tuple[list[int], Tensor]:
+    """Every unit of codes (N, d), most often active first, and each unit's activation frequency (d,).
+
+    Ties, such as the never-active units, go by the mean code, larger first (then by index): a sigmoid
+    code trained with KL sparsity can have every unit below 1/2 on every image, and its units still
+    differ in how much they are used.
+    """
+    freq = active_units(codes, latent_activation).double().mean(0)  # (d,)
+    mean = codes.double().mean(0)  # (d,)
+    return sorted(range(codes.shape[1]), key=lambda j: (-float(freq[j]), -float(mean[j]), j)), freq
+
+
+def unit_images(model, codes: Tensor, latent_activation: str, n_units: int = N_UNITS, n_top: int = N_TOP,
+                dead: bool = False) -> dict[str, Any]:
+    """For the ``n_units`` first units of :func:`unit_order` (live ones only, unless ``dead``): the indices of
+    their top-activating images (the largest h_j first) and their decoder images (u, C, H, W)."""
+    order, freq = unit_order(codes, latent_activation)
+    order = [j for j in order if dead or freq[j] > 0][:n_units]
+    zero_based = latent_activation.partition(":")[0] in ZERO_BASED
+    base = torch.zeros(codes.shape[1]) if zero_based else codes.mean(0)
     tops, probes = [], []
     for j in order:
-        tops.append(codes[:, j].argsort(descending=True)[:n_top])
+        tops.append(codes[:, j].argsort(descending=True, stable=True)[:n_top])
         probe = base.clone()
         probe[j] = torch.quantile(codes[:, j], 0.99)
         probes.append(probe)
@@ -131,7 +149,7 @@ def health_section(groups: dict[str, list[Any]], test_images: Tensor, out: Path,
         kind = model.hparams.get("latent_activation", "sigmoid")
         p = run(model, test_images)
         h = code_health(p.codes, p.sq_err.numpy(), test_images, kind, seed)
-        units = unit_images(model, test_images, p.codes, kind)
+        units = unit_images(model, p.codes, kind)
         rel = Path(f"units_{name}.png")
         plot_units(name, test_images, units, out / rel)
         figures.append(rel)

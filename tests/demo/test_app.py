@@ -14,7 +14,7 @@ from PIL import Image  # noqa: E402
 
 from demo.latent_map import LATENT_ROUTE, PIXEL_ROUTE  # noqa: E402
 from demo.predictor import Predictor  # noqa: E402
-from demo.views import fmt_psnr, strips_image  # noqa: E402
+from demo.views import fmt_psnr, strips_image, zoom  # noqa: E402
 from tests.support.demo import launch, small_reference  # noqa: E402
 
 
@@ -142,7 +142,9 @@ def test_the_page_opens_on_a_random_test_pair_already_run(served, slim):
     strips, and the map with both routes; the same as Run on those canvases gives."""
     demo, client = served
     canvas_a, canvas_b, photo_a, photo_b, source, *out = opening_of(demo)("sparse", 6)
-    seen_a, seen_b, recon_a, recon_b, class_a, class_b, strips, latent_map, table, timing = out
+    seen_a, seen_b, recon_a, recon_b, class_a, class_b, strips, latent_map, table, timing, unit_source = out
+    assert unit_source[0] == "sparse" and unit_source[1].shape == (28, 28)  # the unit view's model and A
+    np.testing.assert_array_equal(zoom(unit_source[1], 6), seen_a)  # the A the page shows, as the model sees it
     assert photo_a == photo_b == {"__type__": "update"}  # image boxes (colour models) untouched
     for canvas in (canvas_a, canvas_b):
         assert canvas.shape == (280, 280, 3) and np.median(canvas) == 255 and canvas.min() == 0

@@ -8,7 +8,9 @@ strips, classes, and a map with both routes. That view is the screenshot the REA
 and checks that each drawing updates the page when its stroke ends (A's class label and its mark
 on the map after the "1"; the strips and both routes on the map after the "Z"), presses Run,
 checks what came back (the served images' pixels, the classes and the table) and saves
-``artifacts/browser/demo.png``. Over a folder of several datasets, choosing a colour model swaps
+``artifacts/browser/demo.png``. The unit view opens filled (the most often active unit, the slider at its value
+in E(A), D(E(A)) beside it); picking another unit shows its row, and dragging the slider changes the
+image (``artifacts/browser/unit-view.png``). Over a folder of several datasets, choosing a colour model swaps
 the canvases for image uploads, and its random pair comes in colour
 (``artifacts/browser/colour-model.png``).
 """
@@ -235,6 +237,54 @@ def test_empty_canvas_gives_a_message_and_the_app_keeps_serving(page):
     page.wait_for_selector("#strips img", timeout=30_000)
     assert "MNIST test images #" in page.locator("#source").inner_text()
     assert served_image(page, "strips").max() > 128
+
+
+def test_pick_a_unit_and_move_its_value_in_the_code_of_a(page, default):
+    """The view opens on the most used unit at its value in E(A); another unit shows its row; the slider edits h_j."""
+    import re
+    import time
+
+    from demo.draw import for_canvas, prepare
+    from demo.units import edit_unit, unit_label
+    from demo.views import as_hwc, unit_image, zoom
+
+    opened(page)
+    page.wait_for_function("document.querySelector('#unit-note').innerText.includes('in E(A) it is')", timeout=30_000)
+    m, units = default.loaded("sparse"), default.loaded("sparse").insight.units
+    # A as the page prepared it (the opening pair's first test image), and its code
+    i = int(re.search(r"#(\d+)", page.locator("#source").inner_text()).group(1))
+    h = default.see("sparse", [prepare(for_canvas(m.reference.test_images[i].numpy()), m.frame).image]).codes[0]
+
+    def edited(j: int, v: float) -> np.ndarray:
+        return zoom(as_hwc(edit_unit(m.model, h, j, v)), 6)
+
+    first = int(units.order[0])
+    assert page.locator("#unit input").input_value() == unit_label(units, first)  # the most used unit first
+    np.testing.assert_array_equal(served_image(page, "unit-recon"), edited(first, float(h[first])))  # D(E(A))
+    j = int(units.order[2])
+    page.locator("#unit input").click()
+    page.get_by_role("option", name=unit_label(units, j), exact=True).click()
+    page.wait_for_function(f"document.querySelector('#unit-note').innerText.includes('unit {j}:')", timeout=30_000)
+    page.wait_for_function("!document.querySelector('#unit-codes .progress-text')", timeout=30_000)
+    np.testing.assert_array_equal(served_image(page, "unit-codes"),  # its decoder image, then its top test images
+                                  unit_image(units, j, m.reference.test_images, zoom_factor=3))
+    before = served_image(page, "unit-recon")
+    np.testing.assert_array_equal(before, edited(j, float(h[j])))
+    slider = page.locator("#unit-value input[type='range']")
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)  # drag it to the right end, as a visitor would
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] + 20, y, steps=8)
+    page.mouse.up()
+    assert float(page.locator("#unit-value input[type='number']").input_value()) == 1.0  # a sigmoid code: 0..1
+    want, deadline = edited(j, 1.0), time.monotonic() + 30
+    while not np.array_equal(after := served_image(page, "unit-recon"), want):  # the last move's image comes last
+        assert time.monotonic() < deadline, f"D(E(A) with h_{j} = 1) never shown: {np.abs(after.astype(int) - want).max()}"
+        time.sleep(0.3)
+    assert np.abs(after.astype(int) - before).max() > 32  # h_j = 1 draws something else than E(A) does
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "unit-view.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")

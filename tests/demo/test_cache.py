@@ -52,6 +52,10 @@ def test_the_second_start_reads_what_the_first_computed(tmp_path, pair):
                       "separation", "n_map", "seconds"):
             assert getattr(a, field) == getattr(b, field), field
         assert np.array_equal(np.asarray(a.map.background), np.asarray(b.map.background))
+        assert a.units.kind == b.units.kind == "sigmoid"
+        for field, value in a.units._asdict().items():  # the unit view's numbers and images, bit for bit
+            if field != "kind":
+                assert value.dtype == getattr(b.units, field).dtype and np.array_equal(value, getattr(b.units, field))
         np.testing.assert_array_equal(a.map.projection.basis, b.map.projection.basis)
         assert a.map.projection.axes == b.map.projection.axes == ("LD 1", "LD 2")
         # the same answers for a drawing: classes, probabilities and map points, bit for bit
