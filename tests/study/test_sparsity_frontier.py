@@ -37,7 +37,7 @@ def test_equal_codes_are_not_called_better():
     correct = np.arange(n) % 10 != 0
     points = {"TopK": [point("T", 30.0, err, correct)], "L1": [point("L", 31.0, err, correct)]}
     (c,) = pareto(points, np.full(n, 0.1))
-    assert c["matched"] and c["fvu"]["estimate"] == 0 and not c["pareto_better"] and not c["worse_on_one"]
+    assert c["method"] == "TopK" and c["matched"] and c["fvu"]["estimate"] == 0 and not c["pareto_better"] and not c["worse_on_one"]
 
 
 @pytest.mark.slow
@@ -52,6 +52,8 @@ def test_tiny_frontier_run_writes_every_point_and_topk_codes_keep_at_most_k_unit
     for p in m["points"]["TopK"]:
         assert 0 < p["l0"] <= p["value"] + 1e-9
         assert np.isfinite(p["fvu"]) and p["fvu"] > 0 and 0.1 < p["accuracy"] <= 1  # 4 steps: FVU can exceed 1
-    assert m["verdict"].startswith(("at matched L0", "not tested here"))
+    assert [p["value"] for p in m["points"]["TopK + AuxK"]] == ks
+    assert m["verdict"].startswith("TopK: ") and "TopK + AuxK: " in m["verdict"]
+    assert {c["method"] for c in m["pareto_topk_vs_l1"]} == {"TopK", "TopK + AuxK"}
     assert (out / "figures/study_sparsity-frontier/l0-fvu.png").stat().st_size > 10_000
     assert "Is TopK a Pareto improvement over L1 here?" in (out / "index.md").read_text()

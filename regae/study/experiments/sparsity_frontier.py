@@ -61,9 +61,27 @@ SWEPT: dict[str, tuple[tuple[float, ...], Any]] = {
     "L1": ((1e-4, 2e-4, 4e-4), _l1),
     "decoder-norm L1": ((3e-4, 6e-4, 1e-3), _dnl1),
 }
-#: method -> latent activation at K; trained at the L0s the L1 points reached
-MATCHED: dict[str, Any] = {"TopK": lambda k: f"topk:{k}", "BatchTopK": lambda k: f"batch_topk:{k}"}
+#: AuxK as sparsify trains TopK (Gao et al. 2024: weight 1/32, k_aux 256); a unit is dead after a window of
+#: about one epoch of the default level (20,000 images / batch 128 = 157 steps), since the run has only 10
+AUXK = {"name": "auxk", "weight": 1 / 32, "k_aux": 256, "window": 150}
+#: method -> model options at K; trained at the L0s the L1 points reached
+MATCHED: dict[str, Any] = {
+    "TopK": lambda k: {"latent_activation": f"topk:{k}"},
+    "TopK + AuxK": lambda k: {"latent_activation": f"topk:{k}", "regularizers": [AUXK]},
+    "BatchTopK": lambda k: {"latent_activation": f"batch_topk:{k}"},
+}
 METHODS = (*SWEPT, *MATCHED)
+INTRO = (
+    "Sparse-autoencoder papers judge a sparse code by two numbers against each other: L0, the mean number of active "
+    "units per image, and the fraction of variance unexplained, FVU = Σ‖x − x̂‖² / Σ‖x − x̄‖². One net, 784-1000-784 "
+    "(Makhzani & Frey's k-sparse AE), one budget, five ways to make its code sparse: KL to ρ = 0.05 on a sigmoid "
+    "code, L1 on a ReLU code, and L1 weighted by each unit's decoder norm (Σ_j |h_j|·‖W_dec,j‖, which shrinking the "
+    "code while growing the decoder cannot cheat), each swept over its weight; then TopK (with and without the AuxK "
+    "loss that revives dead units) and BatchTopK, trained at K = the mean L0 each L1 weight reached, so that every "
+    "TopK point has an L1 point at the same L0. Accuracy is a logistic regression on the codes. Active means h > 0 "
+    "for the ReLU and TopK codes and h > 1/2 for the sigmoid one, so the KL points' L0 counts a different event; "
+    "a unit is dead when it is never active on the test images."
+)
 
 def evaluate(model, kind: str, x_test: torch.Tensor, y_test: torch.Tensor, x_train: torch.Tensor,
              y_train: torch.Tensor, seed: int) -> dict[str, Any]:
@@ -97,9 +115,9 @@ def run(ctx: StudyContext) -> list[Section]:
         for w in weights if ctx.level.name != "tiny" else weights[:2]:
             train(method, "weight", w, spec(w))
     ks = sorted({max(1, round(_mean(p, "l0"))) for p in points["L1"]})
-    for method, activation in MATCHED.items():
+    for method, spec in MATCHED.items():
         for k in ks:
-            train(method, "K", k, {"latent_activation": activation(k)})
+            train(method, "K", k, spec(k))
     return [frontier_section(ctx, points, var, groups, n)]
 
 
@@ -107,14 +125,14 @@ def _mean(point: dict, key: str) -> float:
     return float(np.mean([s[key] for s in point["seeds"]]))
 
 
-def pareto(points: dict[str, list[dict]], var: np.ndarray, seed: int = 0) -> list[dict]:
-    """Each TopK point against the L1 point of the nearest L0 (within :data:`MATCH`): FVU and accuracy."""
+def pareto(points: dict[str, list[dict]], var: np.ndarray, seed: int = 0, method: str = "TopK") -> list[dict]:
+    """Each ``method`` point against the L1 point of the nearest L0 (within :data:`MATCH`): FVU and accuracy."""
     out = []
-    for top in points.get("TopK", []):
+    for top in points.get(method, []):
         l0 = _mean(top, "l0")
         l1 = min(points.get("L1", []), key=lambda p: abs(_mean(p, "l0") - l0), default=None)
         if l1 is None or abs(_mean(l1, "l0") - l0) > MATCH * l0:
-            out.append({"topk": top["label"], "l1": None, "l0_topk": l0, "matched": False})
+            out.append({"method": method, "topk": top["label"], "l1": None, "l0_topk": l0, "matched": False})
             continue
         err_t = np.stack([s["sq_err"] for s in top["seeds"]]) / var.mean()
         err_l = np.stack([s["sq_err"] for s in l1["seeds"]]) / var.mean()
@@ -123,7 +141,7 @@ def pareto(points: dict[str, list[dict]], var: np.ndarray, seed: int = 0) -> lis
                                [s["correct"] for s in l1["seeds"]], seed=seed)
         better = fvu["estimate"] < 0 and fvu["p"] < 0.05 and acc["diff_points"] > 0 and acc["p"] < 0.05
         worse = fvu["estimate"] > 0 and fvu["p"] < 0.05 or acc["diff_points"] < 0 and acc["p"] < 0.05
-        out.append({"topk": top["label"], "l1": l1["label"], "l0_topk": l0, "l0_l1": _mean(l1, "l0"), "matched": True,
+        out.append({"method": method, "topk": top["label"], "l1": l1["label"], "l0_topk": l0, "l0_l1": _mean(l1, "l0"), "matched": True,
                     "fvu": fvu, "accuracy": acc, "pareto_better": better, "worse_on_one": worse})
     return out
 
@@ -141,24 +159,19 @@ def frontier_section(ctx: StudyContext, points: dict[str, list[dict]], var: np.n
     rows = [[m, f"{p['knob']} = {p['value']:g}", f"{_mean(p, 'l0'):.1f}", f"{_mean(p, 'fvu'):.4f}",
              f"{100 * _mean(p, 'accuracy'):.2f} %", f"{100 * _mean(p, 'dead'):.1f} %", len(p["seeds"])]
             for m, ps in points.items() for p in ps]
-    matched = pareto(points, var, ctx.seed)
+    matched = [c for m in ("TopK", "TopK + AuxK") for c in pareto(points, var, ctx.seed, m)]
     curves_md, rel_curves = curves.section_block(ctx, KEY, groups, "Sparsity frontier")
     cmp_rows = [[c["topk"], c["l1"] or "none within ±25 %", f"{c['l0_topk']:.1f}"
                  + (f" / {c['l0_l1']:.1f}" if c["matched"] else ""),
                  short(c["fvu"]) if c["matched"] else "—", short(c["accuracy"]) if c["matched"] else "—",
                  ("**yes**" if c["pareto_better"] else "no") if c["matched"] else "—"] for c in matched]
-    tested = [c for c in matched if c["matched"]]
-    if tested:
-        verdict = (f"at matched L0, TopK is better than L1 on both FVU and accuracy (p < 0.05) at "
-                   f"{sum(c['pareto_better'] for c in tested)} of {len(tested)} matched points, and significantly "
-                   f"worse on at least one of the two at {sum(c['worse_on_one'] for c in tested)}.")
-    else:
-        verdict = "not tested here: no TopK point had an L1 point within ±25 % of its L0."
-    text = (f"![L0 vs FVU]({rel_fvu.as_posix()})\n\n![L0 vs accuracy]({rel_acc.as_posix()})\n\n"
+    verdict = " ".join(_verdict(m, [c for c in matched if c["method"] == m]) for m in ("TopK", "TopK + AuxK"))
+    dead = {m: [100 * _mean(p, "dead") for p in points.get(m, [])] for m in ("L1", "TopK", "TopK + AuxK")}
+    text = (INTRO + f"\n\n![L0 vs FVU]({rel_fvu.as_posix()})\n\n![L0 vs accuracy]({rel_acc.as_posix()})\n\n"
             + md_table(["method", "knob", "L0", "FVU", "accuracy (logistic regression)", "dead units", "seeds"], rows)
             + f"\n\nMean over seeds; L0, FVU and dead units on the {len(var):,} test images as the report's code-health "
             f"section defines them; accuracy of a logistic regression fitted on {probe_images:,} training codes.\n\n"
-            "**Is TopK a Pareto improvement over L1 here?** " + verdict[0].upper() + verdict[1:] + "\n\n"
+            "**Is TopK a Pareto improvement over L1 here?** " + verdict + _dead_text(dead) + "\n\n"
             + md_table(["TopK point", "L1 point at the nearest L0", "L0 (TopK / L1)", "FVU: TopK vs L1",
                         "accuracy: TopK vs L1", "better on both"], cmp_rows)
             + "\n\n" + curves_md + "\n\n" + ctx.budget_text(RECIPE))
@@ -169,3 +182,18 @@ def frontier_section(ctx: StudyContext, points: dict[str, list[dict]], var: np.n
         "pareto_topk_vs_l1": matched, "verdict": verdict, "training": curves.records(groups)}
     return Section(KEY, "The sparsity frontier: L0 against FVU and accuracy", text, metrics, [rel_fvu, rel_acc, rel_curves])
 
+
+def _verdict(method: str, compared: list[dict]) -> str:
+    """One sentence on ``method`` against L1 at matched L0, from :func:`pareto`'s rows."""
+    tested = [c for c in compared if c["matched"]]
+    if not tested:
+        return f"{method}: not tested here, no point had an L1 point within ±25 % of its L0."
+    return (f"{method}: better than L1 on both FVU and accuracy (p < 0.05) at {sum(c['pareto_better'] for c in tested)} "
+            f"of {len(tested)} matched points, significantly worse on at least one of the two at "
+            f"{sum(c['worse_on_one'] for c in tested)}.")
+
+
+def _dead_text(dead: dict[str, list[float]]) -> str:
+    """Dead units, the measured reason a TopK code falls behind, as one sentence."""
+    parts = [f"{m} {min(v):.0f}–{max(v):.0f} %" for m, v in dead.items() if v]
+    return f" Dead units across the matched points: {', '.join(parts)}." if len(parts) > 1 else ""
