@@ -7,7 +7,6 @@ hyperparameters alone rebuild the model; ``_shared_step`` computes the loss once
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Any, Literal
 
@@ -21,7 +20,7 @@ from regae.data.corrupt import Corruption
 from regae.data.record import checkpoint_record
 from regae.errors import CheckpointError, ConfigError, NonFiniteLossError
 from regae.model.layout import CHANNELS_LAST, match_param_layouts, wants_channels_last
-from regae.model.optimizers import OPTIMIZERS, make_optimizer
+from regae.model.optimizers import check_optimizer, make_optimizer
 from regae.model.schedule import check_schedule, lr_factor
 from regae.nets import AEOutput, build_net
 from regae.nets.codes import TopK, active_units, sparse_code
@@ -97,11 +96,7 @@ class AutoEncoder(pl.LightningModule):
         self.save_hyperparameters()
         if loss not in ("mse", "bce"):
             raise ConfigError(f"Expected `loss` in ['bce', 'mse'], got {loss!r}.")
-        if optimizer not in OPTIMIZERS:
-            raise ConfigError(f"Expected `optimizer` in {sorted(OPTIMIZERS)}, got {optimizer!r}.")
-        for name, value in (("lr", lr), ("weight_decay", weight_decay), ("momentum", momentum)):
-            if not (math.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
-                raise ConfigError(f"Expected `{name}` finite and {'> 0' if name == 'lr' else '>= 0'}, got {value}.")
+        check_optimizer(optimizer, lr, weight_decay, momentum)
         check_schedule(lr_schedule, warmup, lr_floor)
         if history_every < 1:
             raise ConfigError(f"Expected `history_every` >= 1, got {history_every}.")

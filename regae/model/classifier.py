@@ -16,7 +16,6 @@ every regae model, by :func:`regae.training.trainer.make_trainer` on an
 from __future__ import annotations
 
 import copy
-import math
 from functools import partial
 from typing import Any, Literal
 
@@ -28,7 +27,7 @@ from torch import Tensor, nn
 from regae.data.record import checkpoint_record
 from regae.errors import CheckpointError, ConfigError
 from regae.model.autoencoder import CHECKPOINT_KEY, AutoEncoder
-from regae.model.optimizers import OPTIMIZERS, make_optimizer
+from regae.model.optimizers import check_optimizer, make_optimizer
 from regae.model.schedule import check_schedule, lr_factor
 from regae.version import __version__
 
@@ -63,11 +62,7 @@ class EncoderClassifier(pl.LightningModule):
         self.save_hyperparameters()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ConfigError(f"Expected `num_classes` >= 2, got {num_classes!r}.")
-        if optimizer not in OPTIMIZERS:
-            raise ConfigError(f"Expected `optimizer` in {sorted(OPTIMIZERS)}, got {optimizer!r}.")
-        for name, value in (("lr", lr), ("weight_decay", weight_decay), ("momentum", momentum)):
-            if not (math.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
-                raise ConfigError(f"Expected `{name}` finite and {'> 0' if name == 'lr' else '>= 0'}, got {value}.")
+        check_optimizer(optimizer, lr, weight_decay, momentum)
         check_schedule(lr_schedule, warmup, lr_floor)
         ae = AutoEncoder(**(autoencoder or {}))
         self.encoder = ae.net.encoder

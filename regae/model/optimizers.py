@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
+from regae.errors import ConfigError
+
 OPTIMIZERS = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta, "sgd": torch.optim.SGD}
+
+
+def check_optimizer(optimizer: str, lr: float, weight_decay: float, momentum: float) -> None:
+    """Refuse, with a one-line ConfigError, an unknown optimizer or a rate that is not finite and > 0 (>= 0 for
+    ``weight_decay`` and ``momentum``): at construction, before a step could turn it into NaN weights."""
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"Expected `optimizer` in {sorted(OPTIMIZERS)}, got {optimizer!r}.")
+    for name, value in (("lr", lr), ("weight_decay", weight_decay), ("momentum", momentum)):
+        if not (math.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
+            raise ConfigError(f"Expected `{name}` finite and {'> 0' if name == 'lr' else '>= 0'}, got {value}.")
 
 
 def make_optimizer(name: str, params: list[torch.nn.Parameter], **kwargs: Any) -> torch.optim.Optimizer:

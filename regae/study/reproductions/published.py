@@ -14,6 +14,7 @@ import numpy as np
 
 from regae.reports import stats
 from regae.study.compare import N_BOOT
+from regae.study.figures import curves
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,20 @@ def error_summary(correct: list[np.ndarray], seed: int = 0) -> dict:
     return {"mean": 100 * (1 - acc["accuracy"]), "std": None if acc["std_over_seeds"] is None else 100 * acc["std_over_seeds"],
             "ci_low": 100 * (1 - acc["ci_high"]), "ci_high": 100 * (1 - acc["ci_low"]),
             "per_seed": [100 * (1 - a) for a in acc["per_seed"]]}
+
+
+def fine_tuning_figure(ctx, key: str, tuned: dict[str, list]):
+    """Draw each row's validation error per fine-tuning epoch (mean over its seeds' :class:`~regae.study.runner.Tuned`)
+    into the reproduction's figures; returns the figure's path relative to the report."""
+    path, rel = ctx.figure_path(key, "curves.png")
+    series = {row: (range(1, len(runs[0].val_acc) + 1), 100 * (1 - np.mean([r.val_acc for r in runs], axis=0)))
+              for row, runs in tuned.items()}
+    curves(path, series, "fine-tuning epoch", "validation error (%)", "Fine-tuning: validation error (mean over seeds)",
+           logy=True, integer_x=True)
+    return rel
+
+
+def time_rows(pre: dict[str, list], tuned: dict[str, list]) -> list[list]:
+    """Per row: seeds, pre-training and fine-tuning wall time per seed, final validation error."""
+    return [[row, len(runs), f"{np.mean([r.seconds for r in pre[row]]):.0f} s", f"{np.mean([r.seconds for r in runs]):.0f} s",
+             f"{100 * (1 - np.mean([r.val_acc[-1] for r in runs])):.2f} %"] for row, runs in tuned.items()]

@@ -34,7 +34,14 @@ from regae.reports.tables import md_table, number_table
 from regae.study import compare as cmp
 from regae.study.budgets import Recipe
 from regae.study.figures import curves
-from regae.study.reproductions.published import Published, agreement, error_summary, figure_cell
+from regae.study.reproductions.published import (
+    Published,
+    agreement,
+    error_summary,
+    figure_cell,
+    fine_tuning_figure,
+    time_rows,
+)
 from regae.study.runner import StudyContext, Trained, Tuned
 
 KEY = "rifai2011"
@@ -228,17 +235,12 @@ def protocol_section(ctx: StudyContext, chosen: dict, selection_rows: list, sele
 
 
 def curves_section(ctx: StudyContext, pre: dict[str, list[Trained]], tuned: dict[str, list[Tuned]]) -> Section:
-    path, rel = ctx.figure_path(KEY, "curves.png")
-    series = {row: (range(1, len(runs[0].val_acc) + 1), 100 * (1 - np.mean([r.val_acc for r in runs], axis=0)))
-              for row, runs in tuned.items()}
-    curves(path, series, "fine-tuning epoch", "validation error (%)", "Fine-tuning: validation error (mean over seeds)",
-           logy=True, integer_x=True)
+    rel = fine_tuning_figure(ctx, KEY, tuned)
     path2, rel2 = ctx.figure_path(KEY, "pretraining.png")
     curves(path2, {row: (range(1, len(runs[0].val_loss) + 1), np.mean([r.val_loss for r in runs], axis=0))
                    for row, runs in pre.items()}, "pre-training epoch", "validation loss (cross-entropy + penalty)",
            "Pre-training: validation loss (mean over seeds)", logy=True, integer_x=True)
-    rows = [[row, len(runs), f"{np.mean([r.seconds for r in pre[row]]):.0f} s", f"{np.mean([r.seconds for r in runs]):.0f} s",
-             f"{100 * (1 - np.mean([r.val_acc[-1] for r in runs])):.2f} %"] for row, runs in tuned.items()]
+    rows = time_rows(pre, tuned)
     text = (f"![fine-tuning curves]({rel.as_posix()})\n\n![pre-training curves]({rel2.as_posix()})\n\n"
             + number_table(["model", "seeds", "pre-training (wall, per seed)", "fine-tuning (wall, per seed)",
                             "final validation error"], rows))
