@@ -35,7 +35,7 @@ from regae.study.runner import StudyContext
 KEY = "study_sparsity-frontier"
 NET: dict[str, Any] = dict(arch="mlp", widths=[], latent_dim=1000)
 RECIPE = Recipe("frontier", epochs=(1, 10, 20), batch_size=128, lr=1e-3, seeds=(1, 3, 3), images=20_000, evidence=(
-    "15 points x 3 seeds of a 1.6M-parameter net (about 50 s each on a loaded CPU thread) fit the default level's "
+    "18 points x 3 seeds of a 1.6M-parameter net (about 50 s each on a loaded CPU thread) fit the default level's "
     "CPU hour on 20,000 images; "
     "the L0 each weight reaches moves with training, which is why TopK's K is taken from the trained L1 points."))
 PROBE_TRAIN = 10_000  # training codes the logistic regression is fitted on
