@@ -4,7 +4,7 @@ Gradio keeps every upload and every image it serves as ``<GRADIO_TEMP_DIR>/<sha2
 (``/tmp/gradio`` by default). Its ``delete_cache`` schedule and its shutdown remove those files
 but never their ``<sha256>`` folders, so each distinct image leaves an empty folder behind for
 good (measured: 30 after 10 runs, so hundreds after a class has used the demo). Per process,
-:func:`owned_temp_dir` makes one fresh folder, ``regae-demo-XXXXXXXX`` under ``GRADIO_TEMP_DIR``
+:func:`owned_temp_dir` makes one fresh folder, ``regae-demo-`` + 8 random characters (:func:`tempfile.mkdtemp`) under ``GRADIO_TEMP_DIR``
 (or the system's temp folder), points Gradio's cache and Python's ``tempfile`` at it, removes the
 folders that Gradio has emptied while it runs (:func:`prune_empty_folders`, every
 ``prune_every`` seconds) and removes the whole folder when the demo stops. No Gradio here.
