@@ -58,8 +58,9 @@ def error_summary(correct: list[np.ndarray], seed: int = 0) -> dict:
     ``{"mean", "std", "ci_low", "ci_high", "per_seed"}``, the error side of
     :func:`regae.reports.stats.accuracy_summary` (std None and a Wilson interval for one seed)."""
     acc = stats.accuracy_summary(correct, n_boot=N_BOOT, seed=seed)
-    return {"mean": 100 * (1 - acc["accuracy"]), "std": None if acc["std_over_seeds"] is None else 100 * acc["std_over_seeds"],
-            "ci_low": 100 * (1 - acc["ci_high"]), "ci_high": 100 * (1 - acc["ci_low"]),
+    err = stats.error_side(acc)
+    return {"mean": 100 * err["error"], "std": None if acc["std_over_seeds"] is None else 100 * acc["std_over_seeds"],
+            "ci_low": 100 * err["ci_low"], "ci_high": 100 * err["ci_high"],
             "per_seed": [100 * (1 - a) for a in acc["per_seed"]]}
 
 
