@@ -82,13 +82,6 @@ class EncoderClassifier(pl.LightningModule):
         clf.encoder.load_state_dict(copy.deepcopy(model.net.encoder.state_dict()))
         return clf
 
-    def checkpoint(self) -> dict[str, Any]:
-        """A checkpoint dict of this classifier (weights, hyperparameters, regae's entry), as
-        :func:`regae.checkpoints.read.read_checkpoint` reads it and :meth:`from_checkpoint` rebuilds it."""
-        ckpt: dict[str, Any] = {"state_dict": self.state_dict(), "hyper_parameters": dict(self.hparams)}
-        self.on_save_checkpoint(ckpt)
-        return ckpt
-
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any]) -> EncoderClassifier:
         """The classifier a checkpoint dict describes, with its weights (train mode, on the CPU)."""

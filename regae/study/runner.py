@@ -30,7 +30,7 @@ from torch import Tensor
 
 from regae.checkpoints.read import load, read_checkpoint
 from regae.checkpoints.slim import save_model
-from regae.checkpoints.write import atomic_save, atomic_write_json
+from regae.checkpoints.write import atomic_write_json
 from regae.data.datamodule import MNISTDataModule
 from regae.data.mnist import load_split, to_float
 from regae.data.registry import load_dataset
@@ -325,7 +325,7 @@ class StudyContext:
         else:
             tuned = self._fine_tune(label, pre, budget, classifier, self._run_dir(key))
             if paths is not None:
-                atomic_save(tuned.model.checkpoint(), paths[0])
+                save_model(tuned.model, paths[0], load_dataset("mnist").record())
                 atomic_write_json(tuned.record() | {"key": key}, paths[1])
                 shutil.rmtree(self._run_dir(key), ignore_errors=True)
         self._trained[key] = tuned

@@ -59,10 +59,10 @@ def test_a_frozen_encoder_keeps_its_weights(tmp_path):
 
 def test_the_checkpoint_rebuilds_the_classifier_and_is_not_an_autoencoder_s(tmp_path):
     from regae.checkpoints.read import read_checkpoint
-    from regae.checkpoints.write import atomic_save
+    from regae.checkpoints.slim import save_model
 
     clf = EncoderClassifier(autoencoder=TINY_AE, num_classes=4, lr=0.3, momentum=0.9)
-    atomic_save(clf.checkpoint(), tmp_path / "c.ckpt")
+    save_model(clf, tmp_path / "c.ckpt")
     again = EncoderClassifier.from_checkpoint(read_checkpoint(tmp_path / "c.ckpt"))
     x = torch.rand(3, 1, 8, 8)
     assert torch.equal(again(x), clf(x)) and again.hparams.lr == 0.3

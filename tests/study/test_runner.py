@@ -198,3 +198,26 @@ def test_cache_keys_name_pretraining_noise_only_when_it_is_set(tmp_path):
     start = ctx.initial_model(**net).state_dict()
     assert all(torch.equal(start[k], v) for k, v in init.model.state_dict().items())
     assert not torch.equal(start["net.encoder.1.weight"], plain.model.state_dict()["net.encoder.1.weight"])
+
+
+def test_a_cached_fine_tuned_classifier_is_the_one_that_was_trained(tmp_path):
+    """The runner caches classifiers with the one weights-only writer (``save_model``): a second
+    context reads the same function back, with its record, without training; the file is a
+    classifier checkpoint carrying MNIST's record, as ``regae finetune``'s is."""
+    from regae.checkpoints.read import read_checkpoint
+    from regae.data.record import checkpoint_record
+    from regae.study.runner import StudyContext
+
+    net = dict(arch="mlp", widths=[16], latent_dim=8, hidden_activation="sigmoid")
+    recipe = Recipe("c", epochs=(1, 1, 1), batch_size=64)
+    ctx = StudyContext("tiny", tmp_path / "a", cache=tmp_path / "cache")
+    tuned = ctx.fine_tune("clf", ctx.fit("ae", recipe, **net), recipe)
+    again_ctx = StudyContext("tiny", tmp_path / "b", cache=tmp_path / "cache")
+    again = again_ctx.fine_tune("clf", again_ctx.fit("ae", recipe, **net), recipe)
+    assert again.cached and not tuned.cached and again.val_acc == tuned.val_acc
+    x = torch.rand(5, 1, 28, 28)
+    assert torch.equal(again.model(x), tuned.model(x))
+    (path,) = [p for p in (tmp_path / "cache").glob("*.ckpt")
+               if read_checkpoint(p)["hyper_parameters"].get("num_classes") == 10]
+    ckpt = read_checkpoint(path)
+    assert "optimizer_states" not in ckpt and checkpoint_record(ckpt)["dataset"] == "mnist"
