@@ -48,10 +48,11 @@ def test_bad_k():
 def test_why_missed_reads_the_curve():
     """A rising curve blames the budget; a flat one with a significant train/validation gap blames
     generalisation; a flat one without a gap says the net converged below the target."""
-    from regae.study.experiments.pca_vs_ae import gap_text, why_missed
+    from regae.study.convergence import gap_text
+    from regae.study.experiments.pca_vs_ae import why_missed
 
     gap = {"estimate": 2.71, "ci_low": 2.59, "ci_high": 2.82, "p": 1e-4, "n_boot": 10_000}
-    assert "still rising (+0.60 dB" in why_missed(0.6, gap)
+    assert "still rising (+0.60 dB" in why_missed(0.6, gap) and "The full level trains longer." in why_missed(0.6, gap)
     flat_gap = why_missed(0.05, gap)
     assert "generalisation gap" in flat_gap and "at least 2.59 dB" in flat_gap and "rising" not in flat_gap
     assert "21.40 dB" in flat_gap  # the regularized pilots' evidence goes with the gap, and only there

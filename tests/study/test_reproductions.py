@@ -109,6 +109,26 @@ def test_hinton_squared_error_is_784_times_the_per_pixel_mean_and_summarised_ove
     assert s["ci_low"] <= 2.5 <= s["ci_high"] and s["psnr_db"] == pytest.approx(10 * math.log10(784 / 2.5))
 
 
+def test_hinton_why_note_reads_the_deep_ae_s_curves_and_gap():
+    """The note averages the seeds' validation curves before taking the last-quarter gain, and names
+    the protocol's suspects only for a missed target."""
+    from types import SimpleNamespace
+
+    from regae.study.reproductions.hinton2006 import WHY, why_note
+
+    flat = [SimpleNamespace(val_psnr=[20.0, 23.0, 23.5, 23.6], seed=0), SimpleNamespace(val_psnr=[20.0, 23.0, 23.5, 23.8], seed=1)]
+    no_gap = {"estimate": 0.1, "ci_low": -0.1, "ci_high": 0.3, "p": 0.4, "n_boot": 2000, "train_psnr": 23.8,
+              "val_psnr": 23.7, "n_train": 5000, "n_val": 5000}
+    text, record = why_note(flat, 3.30, no_gap)
+    assert record["last_quarter_gain_db"] == pytest.approx(0.2) and record["diagnosis"] == "converged"
+    assert "gained +0.20 dB over the last quarter of its 4 epoch(s)" in text and "3.30 > 3.00" in text
+    assert text.endswith(WHY["converged"]) and not record["met"]
+    text, record = why_note(flat, 2.95, no_gap)
+    assert record["met"] and text.endswith("The target is met: 2.95 ≤ 3.00.") and "RBM" not in text
+    short = [SimpleNamespace(val_psnr=[20.0, 23.0], seed=0)]
+    assert why_note(short, 3.30, no_gap)[1]["diagnosis"] == "too short"
+
+
 @pytest.mark.slow
 def test_hinton2006_quick_end_to_end(tmp_path):
     code, _, err = run_cli("reproduce", "hinton2006", "--quick", "--out", str(tmp_path / "out"), "--cache",
@@ -119,6 +139,9 @@ def test_hinton2006_quick_end_to_end(tmp_path):
     assert all(metrics[r]["ours"]["mean"] > 0 for r in ("deep autoencoder", "logistic PCA", "PCA"))
     assert len(metrics["orderings"]) == 3 and metrics["deep autoencoder"]["target_met"] in (True, False)
     assert 8 < metrics["PCA"]["ours"]["mean"] < 20  # PCA-30 fitted on 512 images, scored on 256: near the paper's 13.87
+    why = json.loads((tmp_path / "out/metrics.json").read_text())["hinton2006_curves"]["convergence"]
+    assert why["diagnosis"] == "too short" and why["met"] is False  # 1 epoch on 512 images
+    assert "from a curve too short to say why" in (tmp_path / "out/index.md").read_text()
 
 
 def test_vincent_rows_differ_only_in_their_pretraining():

@@ -11,9 +11,8 @@ import numpy as np
 
 from regae.model.inference import psnr, psnr_from_mse, reconstruct
 from regae.reports.section import Section
-from regae.reports.stats import ALPHA, fmt_p, pooled_psnr, unpaired_psnr_difference
 from regae.reports.tables import image, number_table
-from regae.study import curves, figures
+from regae.study import convergence, curves, figures
 from regae.study.compare import compare_psnr, image_errors, pm, seeds_psnr
 from regae.study.pca import fit_pca, pca_reconstruct, residual_variance, truncate
 from regae.study.runner import StudyContext, one_per_class
@@ -47,7 +46,7 @@ def run(ctx: StudyContext) -> list[Section]:
     pca_curve = {k: {"train_mse_closed_form": residual_variance(p), "test_mse": float(image_errors(pca_test[k], x_test).mean()),
                      "test_psnr": float(psnr(pca_test[k], x_test))} for k, p in pcas.items()}
     met = targets(ae, diff)
-    gap = generalisation_gap(runs[0].model, x_train, ctx.val_set()[0], seed=ctx.seed)
+    gap = convergence.generalisation_gap(runs[0].model, x_train, ctx.val_set()[0], seed=ctx.seed)
     metrics = {
         "pca30": {"test_mse": float(err_pca.mean()), "test_psnr": pca30["mean"],
                   "sse_per_image": 784 * float(err_pca.mean())},
@@ -99,30 +98,6 @@ def run(ctx: StudyContext) -> list[Section]:
     return [Section(KEY, "PCA-30 vs a deep autoencoder", md, metrics, [learn_rel, grid_rel, curve_rel])]
 
 
-#: training images the final deep AE is scored on against the held-out validation images
-GAP_IMAGES = 5000
-
-
-def generalisation_gap(model, x_train, x_val, seed: int = 0) -> dict:
-    """PSNR of ``model`` on the first GAP_IMAGES training images minus on the validation images,
-    with an unpaired bootstrap interval and p over the images (two different sets)."""
-    err_train = image_errors(reconstruct(model, x_train[:GAP_IMAGES]), x_train[:GAP_IMAGES])
-    err_val = image_errors(reconstruct(model, x_val), x_val)
-    gap = unpaired_psnr_difference(err_train, err_val, seed=seed)
-    gap.update(train_psnr=float(pooled_psnr(err_train)), val_psnr=float(pooled_psnr(err_val)),
-               n_train=len(err_train), n_val=len(err_val))
-    return gap
-
-
-def gap_text(gap: dict) -> str:
-    """'+2.71 dB higher on the training images (95 % CI [...], p ...)' or 'no significant difference'."""
-    ci, p = f"95 % CI [{gap['ci_low']:+.2f}, {gap['ci_high']:+.2f}] dB", fmt_p(gap["p"], gap["n_boot"])
-    if gap["p"] >= ALPHA:
-        return f"no significant difference ({gap['estimate']:+.2f} dB, {ci}, {p})"
-    side = "training" if gap["estimate"] > 0 else "validation"
-    return f"{abs(gap['estimate']):.2f} dB higher on the {side} images ({ci}, {p})"
-
-
 def convergence_note(runs, met: dict, gap: dict) -> str:
     """What the learning curve and the final net say about the budget: the last-quarter gain (one
     seed, no interval) and the train/validation gap of the final net, with its interval."""
@@ -132,14 +107,10 @@ def convergence_note(runs, met: dict, gap: dict) -> str:
             f"{rec['last_quarter_gain_db']:+.2f} dB over the last quarter of them, where the cosine schedule takes the "
             f"learning rate towards 0. The final net reconstructs {gap['n_train']:,} of its training images at "
             f"{gap['train_psnr']:.2f} dB and the {gap['n_val']:,} held-out validation images at {gap['val_psnr']:.2f} "
-            f"dB: {gap_text(gap)}; bootstrap over the images of each set.")
+            f"dB: {convergence.gap_text(gap)}; bootstrap over the images of each set.")
     if met["psnr_met"]:
         return text
     return text + why_missed(rec["last_quarter_gain_db"], gap)
-
-
-#: a validation curve that gained less than this over its last quarter of epochs has flattened
-FLAT_DB = 0.25
 
 
 #: what two regularized pilots of the default level's deep AE measured (commands, dates, curves: docs/study/pilots)
@@ -161,18 +132,11 @@ PRETRAINED_PILOT = (
 
 
 def why_missed(last_quarter_gain: float, gap: dict) -> str:
-    """Why the PSNR target was missed: still rising (budget), or flat with a significant
-    train/validation gap of at least 1 dB (generalization), or flat without one."""
+    """Why the PSNR target was missed (:func:`regae.study.convergence.why_missed`), with what this
+    study measured for each diagnosis: the regularized pilots go with a generalisation gap."""
+    kind, text = convergence.why_missed(last_quarter_gain, gap)
     hinton = (" Hinton & Salakhutdinov pre-trained each layer as an RBM and then fine-tuned the whole net with "
               "conjugate gradients; here each layer is pre-trained as a shallow autoencoder and the net then trained "
               "with Adam." + PRETRAINED_PILOT)
-    if last_quarter_gain >= FLAT_DB:
-        return (f" So the target is missed at this budget while the curve is still rising ({last_quarter_gain:+.2f} dB "
-                "over the last quarter): a longer budget buys more (the full level trains longer)." + hinton)
-    if gap["p"] < ALPHA and gap["ci_low"] >= 1.0:
-        return (f" So the target is missed with the curve flat and a generalisation gap: the final net is at least "
-                f"{gap['ci_low']:.2f} dB (lower end of the 95 % interval) better on images it was trained on than on "
-                "held-out ones. A longer budget of the same training does not address such a gap." + REGULARIZED_PILOTS
-                + hinton)
-    return (f" So the target is missed: the curve has flattened ({last_quarter_gain:+.2f} dB over the last quarter) "
-            "without a train/validation gap of 1 dB or more, so this net and optimiser have converged below it." + hinton)
+    extra = {"rising": " The full level trains longer.", "gap": REGULARIZED_PILOTS}.get(kind, "")
+    return text + extra + hinton
