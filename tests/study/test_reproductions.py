@@ -139,6 +139,8 @@ def test_hinton2006_quick_end_to_end(tmp_path):
     assert all(metrics[r]["ours"]["mean"] > 0 for r in ("deep autoencoder", "logistic PCA", "PCA"))
     assert len(metrics["orderings"]) == 3 and metrics["deep autoencoder"]["target_met"] in (True, False)
     assert 8 < metrics["PCA"]["ours"]["mean"] < 20  # PCA-30 fitted on 512 images, scored on 256: near the paper's 13.87
+    clipped = metrics["PCA, clipped to [0, 1]"]["ours"]["mean"]
+    assert clipped < metrics["PCA"]["ours"]["mean"] and metrics["PCA, clipped to [0, 1]"]["paper"] is None
     why = json.loads((tmp_path / "out/metrics.json").read_text())["hinton2006_curves"]["convergence"]
     assert why["diagnosis"] == "too short" and why["met"] is False  # 1 epoch on 512 images
     assert "from a curve too short to say why" in (tmp_path / "out/index.md").read_text()
