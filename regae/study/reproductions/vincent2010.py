@@ -186,15 +186,19 @@ def layers_section(layers: dict[str, list[list[dict[str, float]]]]) -> Section:
         for k in range(len(per_seed[0])):
             clean = np.array([s[k]["clean"] for s in per_seed])
             noisy = np.array([s[k]["corrupted"] for s in per_seed])
-            rows.append([row, k + 1, float(clean.mean()), float(noisy.mean())])
-            metrics[row].append({"layer": k + 1, "clean": cmp.seeds_mean(clean.tolist()),
-                                 "corrupted": cmp.seeds_mean(noisy.tolist())})
+            summaries = {"clean": cmp.seeds_mean(clean.tolist()), "corrupted": cmp.seeds_mean(noisy.tolist())}
+            rows.append([row, k + 1] + [figure_cell({key: v * 1e3 if isinstance(v, float) else v
+                                                     for key, v in summaries[c].items()}, "", digits=2)
+                                        for c in ("clean", "corrupted")])
+            metrics[row].append({"layer": k + 1, **summaries})
     text = ("Each pre-trained layer as the shallow autoencoder it was trained as, before fine-tuning: the mean squared "
             "error of its reconstruction of its input (the validation images, then the clean codes of the layer "
-            f"below), from that input clean and with {NOISE} noise; mean over seeds. Layer 1 sees the same images in "
-            "every row, so its errors compare across rows (a denoising layer should restore the corrupted images "
-            "better than a plain one); a higher layer sees its own row's codes. The random init is the reference.\n\n"
-            + number_table(["model", "layer", "MSE from the clean input", f"MSE from the input with {NOISE}"], rows))
+            f"below), from that input clean and with {NOISE} noise, in units of 10⁻³: mean ± std over seeds and the "
+            "95 % t-interval over seeds. Layer 1 sees the same images in every row, so its errors compare across rows "
+            "where the intervals do not overlap; a higher layer sees its own row's codes. The random init is the "
+            "reference.\n\n"
+            + md_table(["model", "layer", "MSE ×10⁻³ from the clean input", f"MSE ×10⁻³ from the input with {NOISE}"],
+                       [[str(c) for c in r] for r in rows]))
     return Section(f"{KEY}_layers", "Pre-training, layer by layer", text, metrics)
 
 
