@@ -70,11 +70,6 @@ DIFFERENCES = (
 CLIPPED = "PCA, clipped to [0, 1]"
 
 
-def squared_distances(x_hat, x) -> np.ndarray:
-    """Σ_i (x̂_i − x_i)² of each image (N,), in float64."""
-    return (x_hat.double() - x.double()).pow(2).flatten(1).sum(1).numpy()
-
-
 def squared_errors(model, images) -> np.ndarray:
     """Σ_i (x̂_i − x_i)² of each image (N,), the paper's error (784 · the per-pixel mean)."""
     return PIXELS * run_pass(model, images).sq_err.numpy()
@@ -99,7 +94,7 @@ def run(ctx: StudyContext) -> list[Section]:
     pca = fit_pca(x_train, 30)
     x_test = to_float(images)
     x_hat = pca_reconstruct(pca, x_test)
-    errors = {"PCA": squared_distances(x_hat, x_test), CLIPPED: squared_distances(x_hat.clamp(0, 1), x_test)}
+    errors = {"PCA": PIXELS * cmp.image_errors(x_hat, x_test), CLIPPED: PIXELS * cmp.image_errors(x_hat.clamp(0, 1), x_test)}
     ctx.log("[hinton2006] logistic PCA (784-30-784, linear code, logistic outputs)")
     logistic = ctx.fit_seeds("logistic PCA", LOGISTIC_RECIPE, **LOGISTIC_PCA)
     errors["logistic PCA"] = np.stack([squared_errors(t.model, images) for t in logistic])
