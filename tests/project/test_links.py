@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,10 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 
 
-def tracked(pattern: str) -> list[str]:
+@cache
+def tracked(pattern: str) -> tuple[str, ...]:
     out = subprocess.run(["git", "ls-files", "-z", pattern], cwd=ROOT, capture_output=True, text=True, check=True)
-    return sorted(filter(None, out.stdout.split("\0")))
+    return tuple(sorted(filter(None, out.stdout.split("\0"))))
 
 
 def anchors(markdown: str) -> set[str]:
